@@ -29,3 +29,5 @@ export * from './ops/attention';
 // --- data (browser-safe parsing) ---
 
 // --- utilities ---
+export * from './utils/random';
+export * from './utils/validate';

@@ -1,0 +1,66 @@
+/**
+ * Argument checks shared by layers, models, optimizers and data helpers. Each throws an `Error` whose message
+ * names the argument, its value and what was expected.
+ */
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Throws unless `value` is an integer ≥ 1. */
+export function assertPositiveInteger(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a positive integer, got ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is an integer ≥ 0. */
+export function assertNonNegativeInteger(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer, got ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is a finite number. */
+export function assertFiniteNumber(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new Error(`${name} must be a finite number, got ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is a finite number > 0. */
+export function assertPositiveNumber(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name} must be a positive number, got ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is a number in the interval given (bounds included unless `openLow` / `openHigh`). */
+export function assertInRange(
+  name: string,
+  value: unknown,
+  low: number,
+  high: number,
+  { openLow = false, openHigh = false }: { openLow?: boolean; openHigh?: boolean } = {},
+): asserts value is number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (openLow ? value > low : value >= low) &&
+    (openHigh ? value < high : value <= high);
+  if (!ok) {
+    throw new Error(`${name} must be in ${openLow ? '(' : '['}${low}, ${high}${openHigh ? ')' : ']'}, got ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is one of `allowed`. */
+export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new Error(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
+  }
+}
