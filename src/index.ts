@@ -30,4 +30,3 @@ export * from './ops/attention';
 
 // --- utilities ---
 export * from './utils/random';
-export * from './utils/validate';
