@@ -5,7 +5,10 @@
  */
 
 // --- backend selection ---
+export * from './backend';
 
 // --- model IO ---
+export * from './file_io';
+export * from './atomic_write';
 
 // --- data (files, archives, downloads, PNG) ---

@@ -1,0 +1,31 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+
+/**
+ * Writes `data` to `filePath` atomically: into a temporary file in the same folder (so the rename cannot cross
+ * file systems), flushed to disk, then renamed over the target. Readers see the old file or the new one, never a
+ * partial one; on failure the temporary file is removed and the old file is untouched.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('out/history.json', JSON.stringify(history));
+ * ```
+ */
+export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(filePath);
+  const tmp = path.join(dir, `.${path.basename(filePath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(tmp, 'w');
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(tmp, filePath);
+  } catch (err) {
+    if (handle != null) await handle.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
