@@ -1,0 +1,105 @@
+/** Keras-compatible `RandomFlip` augmentation layer. */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+
+import { globalRandom, RandomGenerator } from '../utils/random';
+import { assertFiniteNumber, assertOneOf } from '../utils/validate';
+
+/** Which flips {@link RandomFlip} may apply. */
+export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
+const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
+
+/** Options of {@link RandomFlip}. */
+export interface RandomFlipArgs extends LayerArgs {
+  /** Default `'horizontal_and_vertical'` (each direction flipped independently with probability ½). */
+  mode?: FlipMode;
+  /** Seed of the layer's own generator; without it draws come from `globalRandom()`. */
+  seed?: number;
+}
+
+/** Flips drawn for one image. */
+export interface FlipParameters {
+  /** Mirrored left↔right. */
+  horizontal: boolean;
+  /** Mirrored top↔bottom. */
+  vertical: boolean;
+}
+
+/**
+ * Mirrors each image of a training batch with probability ½ per enabled direction (own draw per image); the identity
+ * outside training. Flipped values are exact copies (a gather, no arithmetic).
+ *
+ * @example
+ * const flip = randomFlip({ mode: 'horizontal' });
+ */
+export class RandomFlip extends tfl.layers.Layer {
+  /** @nocollapse */
+  static className = 'RandomFlip';
+  /** Flip mode. */
+  readonly mode: FlipMode;
+  /** The layer's seed, if any. */
+  readonly seed?: number;
+  private readonly rng?: RandomGenerator;
+
+  constructor(args: RandomFlipArgs = {}) {
+    super(args);
+    this.mode = args.mode ?? 'horizontal_and_vertical';
+    assertOneOf('mode', this.mode, FLIP_MODES);
+    if (args.seed !== undefined) {
+      assertFiniteNumber('seed', args.seed);
+      this.seed = args.seed;
+      this.rng = new RandomGenerator(args.seed);
+    }
+  }
+
+  /** Draws the flips for a batch exactly as a training call does (advances the generator); for inspection/tests. */
+  sampleParameters(batchSize: number): FlipParameters[] {
+    const rng = this.rng ?? globalRandom();
+    const h = this.mode !== 'vertical';
+    const v = this.mode !== 'horizontal';
+    const out: FlipParameters[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      out.push({ horizontal: h && rng.nextFloat() < 0.5, vertical: v && rng.nextFloat() < 0.5 });
+    }
+    return out;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (x.rank !== 3 && x.rank !== 4) {
+      throw new Error(`RandomFlip: input rank must be 3 [H, W, C] or 4 [B, H, W, C], got rank ${x.rank} (shape [${x.shape}])`);
+    }
+    if (!kwargs?.training) return x;
+    return tf.tidy(() => {
+      let y = (x.rank === 3 ? tf.expandDims(x, 0) : x) as tf.Tensor4D;
+      const b = y.shape[0];
+      const params = this.sampleParameters(b);
+      const pick = (axis: number, flags: boolean[]): void => {
+        if (!flags.some(Boolean)) return;
+        const both = tf.concat([y, tf.reverse(y, axis)], 0);
+        const idx = tf.tensor1d(flags.map((f, i) => (f ? b + i : i)), 'int32');
+        y = tf.gather(both, idx) as tf.Tensor4D;
+      };
+      pick(2, params.map((p) => p.horizontal));
+      pick(1, params.map((p) => p.vertical));
+      return x.rank === 3 ? tf.squeeze(y, [0]) : y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const config: tf.serialization.ConfigDict = { mode: this.mode };
+    if (this.seed !== undefined) config.seed = this.seed;
+    return { ...super.getConfig(), ...config };
+  }
+}
+tf.serialization.registerClass(RandomFlip, 'vit');
+
+/** Creates a {@link RandomFlip} layer. */
+export function randomFlip(args?: RandomFlipArgs): RandomFlip {
+  return new RandomFlip(args);
+}
