@@ -192,3 +192,42 @@ export function checkGradients(
 export function nested(t: tf.Tensor): unknown {
   return t.arraySync();
 }
+
+/**
+ * Like {@link checkGradients}, for the gradients of `loss()` with respect to a layer's weights: analytic ones
+ * from `tf.variableGrads`, numeric ones by writing perturbed values into each weight.
+ */
+export function checkWeightGradients(
+  loss: () => tf.Scalar,
+  weights: { read(): tf.Tensor; write(t: tf.Tensor): unknown; val?: tf.Variable }[],
+  { samples = 4, h = 1e-2, atol = 2e-3, rtol = 2e-2 }: { samples?: number; h?: number; atol?: number; rtol?: number } = {},
+): void {
+  const variables = weights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const { value, grads } = tf.variableGrads(loss, variables);
+  value.dispose();
+  weights.forEach((w, which) => {
+    const variable = variables[which];
+    const analytic = grads[variable.name].dataSync();
+    const base = w.read().dataSync().slice();
+    const picks = testValues(samples, 131 + which).map((v) => Math.floor(((v + 1) / 2) * base.length));
+    for (const idx of picks) {
+      const at = (delta: number): number => {
+        const values = base.slice();
+        values[idx] += delta;
+        const t = tf.tensor(values, variable.shape);
+        w.write(t);
+        t.dispose();
+        return tf.tidy(() => loss().dataSync()[0]);
+      };
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      const restore = tf.tensor(base, variable.shape);
+      w.write(restore);
+      restore.dispose();
+      const diff = Math.abs(analytic[idx] - numeric);
+      if (diff > atol + rtol * Math.abs(numeric)) {
+        throw new Error(`gradient of weight ${variable.name} at ${idx}: analytic ${analytic[idx]} vs numeric ${numeric}`);
+      }
+    }
+  });
+  tf.dispose(Object.values(grads));
+}
