@@ -188,6 +188,16 @@ export function checkGradients(
   tf.dispose(grads);
 }
 
+/** Gives every weight of `layer` deterministic values in ±scale (biases too, so that they are exercised). */
+export function fillWeights(layer: { weights: { shape: (number | null)[] }[]; setWeights(w: tf.Tensor[]): void }, seed: number, scale = 1): void {
+  const values = layer.weights.map((w, i) => {
+    const shape = w.shape as number[];
+    return tf.tensor(testValues(shape.reduce((a, b) => a * b, 1), seed + i).map((v) => v * scale), shape);
+  });
+  layer.setWeights(values);
+  tf.dispose(values);
+}
+
 /** Reads a tensor as nested arrays of numbers. */
 export function nested(t: tf.Tensor): unknown {
   return t.arraySync();
@@ -199,7 +209,7 @@ export function nested(t: tf.Tensor): unknown {
  */
 export function checkWeightGradients(
   loss: () => tf.Scalar,
-  weights: { read(): tf.Tensor; write(t: tf.Tensor): unknown; val?: tf.Variable }[],
+  weights: { read(): tf.Tensor; write(t: tf.Tensor): unknown }[],
   { samples = 4, h = 1e-2, atol = 2e-3, rtol = 2e-2 }: { samples?: number; h?: number; atol?: number; rtol?: number } = {},
 ): void {
   const variables = weights.map((w) => (w as unknown as { val: tf.Variable }).val);

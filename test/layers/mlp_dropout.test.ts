@@ -4,7 +4,7 @@ import { DropPath, dropPath } from '../../src/layers/drop_path';
 import { MLP } from '../../src/layers/mlp';
 import { SeededDropout } from '../../src/layers/seeded_dropout';
 import { describeBackends, expectNoTensorLeak } from '../helpers/backends';
-import { checkWeightGradients, dense64, gelu64, maxAbsDiff, testValues } from '../helpers/reference';
+import { checkWeightGradients, dense64, fillWeights, gelu64, maxAbsDiff, testValues } from '../helpers/reference';
 import { expectIdenticalAfterRoundTrip } from '../helpers/roundtrip';
 
 describeBackends('MLP', () => {
@@ -12,7 +12,7 @@ describeBackends('MLP', () => {
     const layer = new MLP({ units: [7, 3] });
     const x = tf.tensor2d(testValues(4 * 5, 1).map((v) => 2 * v), [4, 5]);
     layer.apply(x);
-    layer.setWeights(layer.weights.map((w, i) => tf.tensor(testValues(w.shape.reduce((a, b) => a * b, 1), 30 + i), w.shape)));
+    fillWeights(layer, 30);
     const [k1, b1, k2, b2] = layer.getWeights().map((w) => w.arraySync()) as never[];
     const expected = dense64(dense64(x.arraySync() as number[][], k1, b1).map((r) => r.map(gelu64)), k2, b2).map((r) => r.map(gelu64));
     expect(maxAbsDiff((layer.apply(x) as tf.Tensor).arraySync() as number[][], expected)).toBeLessThanOrEqual(1e-5);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { MultiHeadAttention, multiHeadAttention } from '../../src/layers/multi_head_attention';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
-import { checkGradients, checkWeightGradients, maxAbsDiff, mha64, MhaWeights64, testValues } from '../helpers/reference';
+import { checkGradients, checkWeightGradients, fillWeights, maxAbsDiff, mha64, MhaWeights64, testValues } from '../helpers/reference';
 import { expectIdenticalAfterRoundTrip } from '../helpers/roundtrip';
 
 /** Reads the layer's weights in Keras order into nested arrays. */
@@ -19,7 +19,7 @@ function weights64(layer: MultiHeadAttention): MhaWeights64 {
 
 /** Gives every weight non-trivial deterministic values (biases too, so they are checked). */
 function randomizeWeights(layer: tfl.layers.Layer, seed: number): void {
-  layer.setWeights(layer.weights.map((w, i) => tf.tensor(testValues(w.shape.reduce((a, b) => a * b, 1), seed + i).map((v) => v * 0.5), w.shape)));
+  fillWeights(layer, seed, 0.5);
 }
 
 describeBackends('MultiHeadAttention', () => {

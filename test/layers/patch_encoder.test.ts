@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PatchEncoder } from '../../src/layers/patch_encoder';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
-import { checkGradients, checkWeightGradients, dense64, maxAbsDiff, testValues } from '../helpers/reference';
+import { checkGradients, checkWeightGradients, fillWeights, dense64, maxAbsDiff, testValues } from '../helpers/reference';
 import { expectIdenticalAfterRoundTrip } from '../helpers/roundtrip';
 
 function setAll(layer: tfl.layers.Layer, seed: number): void {
-  layer.setWeights(layer.weights.map((w, i) => tf.tensor(testValues(w.shape.reduce((a, b) => a * b, 1), seed + i), w.shape)));
+  fillWeights(layer, seed);
 }
 
 describeBackends('PatchEncoder', () => {

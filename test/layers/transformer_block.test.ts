@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { TransformerBlock } from '../../src/layers/transformer_block';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
-import { checkGradients, checkWeightGradients, dense64, gelu64, layerNorm64, maxAbsDiff, mha64, testValues } from '../helpers/reference';
+import { checkGradients, checkWeightGradients, fillWeights, dense64, gelu64, layerNorm64, maxAbsDiff, mha64, testValues } from '../helpers/reference';
 import { expectIdenticalAfterRoundTrip } from '../helpers/roundtrip';
 
 function setAll(layer: tfl.layers.Layer, seed: number, scale = 0.4): void {
-  layer.setWeights(layer.weights.map((w, i) => tf.tensor(testValues(w.shape.reduce((a, b) => a * b, 1), seed + i).map((v) => v * scale), w.shape)));
+  fillWeights(layer, seed, scale);
 }
 
 /** The Keras tutorial's block on one sequence, in float64. */
