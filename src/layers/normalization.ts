@@ -64,7 +64,7 @@ class Moments {
  * const y = norm.apply(x) as tf.Tensor;
  */
 export class Normalization extends tfl.layers.Layer {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'Normalization';
   /** Kept axes as configured. */
   readonly axis: number | number[] | null;

@@ -165,7 +165,7 @@ export interface AffineParameters {
  * const aug = randomAffine({ rotationFactor: 0.02, heightFactor: 0.2, widthFactor: 0.2, seed: 1 });
  */
 export class RandomAffine extends RandomTransformLayer<AffineParameters> {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'RandomAffine';
   /** Rotation range (fraction of 2π). */
   readonly rotationRange: [number, number];

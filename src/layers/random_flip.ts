@@ -28,13 +28,14 @@ export interface FlipParameters {
 
 /**
  * Mirrors each image of a training batch with probability ½ per enabled direction (own draw per image); the identity
- * outside training. Flipped values are exact copies (a gather, no arithmetic).
+ * outside training. Flipped values are exact copies (done in JavaScript on the batch's values, the same on every
+ * backend; not differentiable with respect to the input, which sits at the model input).
  *
  * @example
  * const flip = randomFlip({ mode: 'horizontal' });
  */
 export class RandomFlip extends tfl.layers.Layer {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'RandomFlip';
   /** Flip mode. */
   readonly mode: FlipMode;
@@ -75,20 +76,29 @@ export class RandomFlip extends tfl.layers.Layer {
       throw new Error(`RandomFlip: input rank must be 3 [H, W, C] or 4 [B, H, W, C], got rank ${x.rank} (shape [${x.shape}])`);
     }
     if (!kwargs?.training) return x;
-    return tf.tidy(() => {
-      let y = (x.rank === 3 ? tf.expandDims(x, 0) : x) as tf.Tensor4D;
-      const b = y.shape[0];
-      const params = this.sampleParameters(b);
-      const pick = (axis: number, flags: boolean[]): void => {
-        if (!flags.some(Boolean)) return;
-        const both = tf.concat([y, tf.reverse(y, axis)], 0);
-        const idx = tf.tensor1d(flags.map((f, i) => (f ? b + i : i)), 'int32');
-        y = tf.gather(both, idx) as tf.Tensor4D;
-      };
-      pick(2, params.map((p) => p.horizontal));
-      pick(1, params.map((p) => p.vertical));
-      return x.rank === 3 ? tf.squeeze(y, [0]) : y;
-    });
+    const shape = x.rank === 3 ? [1, ...x.shape] : x.shape;
+    const [b, h, w, c] = shape;
+    const params = this.sampleParameters(b);
+    const src = x.dataSync();
+    const out = new (src.constructor as { new (n: number): tf.TypedArray })(src.length);
+    const row = w * c;
+    for (let i = 0; i < b; i++) {
+      const { horizontal, vertical } = params[i];
+      for (let y = 0; y < h; y++) {
+        const sy = vertical ? h - 1 - y : y;
+        const dst = (i * h + y) * row;
+        const from = (i * h + sy) * row;
+        if (!horizontal) out.set(src.subarray(from, from + row), dst);
+        else {
+          for (let xx = 0; xx < w; xx++) {
+            const a = dst + xx * c;
+            const f = from + (w - 1 - xx) * c;
+            for (let ch = 0; ch < c; ch++) out[a + ch] = src[f + ch];
+          }
+        }
+      }
+    }
+    return tf.tensor(out, x.shape, x.dtype);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

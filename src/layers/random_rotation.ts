@@ -29,7 +29,7 @@ export interface RotationParameters {
  * const y = rot.apply(images, { training: true }) as tf.Tensor;
  */
 export class RandomRotation extends RandomTransformLayer<RotationParameters> {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'RandomRotation';
   /** The configured factor. */
   readonly factor: number | [number, number];

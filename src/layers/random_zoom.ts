@@ -32,7 +32,7 @@ export interface ZoomParameters {
  * const zoom = randomZoom({ heightFactor: 0.2, widthFactor: 0.2 });
  */
 export class RandomZoom extends RandomTransformLayer<ZoomParameters> {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'RandomZoom';
   /** The configured height factor. */
   readonly heightFactor: number | [number, number];

@@ -29,7 +29,7 @@ export interface ResizingArgs extends LayerArgs {
  * const resize = resizing({ height: 72, width: 72 });
  */
 export class Resizing extends tfl.layers.Layer {
-  /** @nocollapse */
+  /** Serialization name (registered under the package `vit`). */
   static className = 'ImageResizing';
   /** Output height. */
   readonly height: number;
