@@ -3,8 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { DropPath, dropPath } from '../../src/layers/drop_path';
 import { MLP } from '../../src/layers/mlp';
 import { SeededDropout } from '../../src/layers/seeded_dropout';
-import { describeBackends, expectNoTensorLeak } from '../helpers/backends';
-import { checkWeightGradients, dense64, fillWeights, gelu64, maxAbsDiff, testValues } from '../helpers/reference';
+import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
+import { checkGradients, checkWeightGradients, dense64, fillWeights, gelu64, maxAbsDiff, testValues } from '../helpers/reference';
 import { expectIdenticalAfterRoundTrip } from '../helpers/roundtrip';
 
 describeBackends('MLP', () => {
@@ -68,4 +68,48 @@ describeBackends('SeededDropout and DropPath', () => {
     expect(() => new SeededDropout({ rate: -0.1 })).toThrow(/rate must be in \[0, 1\), got -0.1/);
     x.dispose();
   });
+});
+
+describeBackends('MLP, SeededDropout and DropPath in models', () => {
+  it('round-trip through save/load and getConfig/fromConfig, with computeOutputShape equal to the real shape', async () => {
+    const input = tfl.input({ shape: [4, 6] });
+    const layers = [new MLP({ units: [5, 3], dropout: 0.2, name: 'm' }), new SeededDropout({ rate: 0.5, seed: 3, name: 's' }), new DropPath({ rate: 0.3, name: 'd' })];
+    let y: tfl.SymbolicTensor = input;
+    for (const l of layers) y = l.apply(y) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: y });
+    const x = tf.tensor3d(testValues(2 * 4 * 6, 8), [2, 4, 6]);
+    (await expectIdenticalAfterRoundTrip(model, x)).forEach((m) => m.dispose());
+    for (const l of layers) {
+      const cls = l.constructor as tf.serialization.SerializableConstructor<tfl.layers.Layer>;
+      const copy = tfl.layers.Layer.fromConfig(cls, l.getConfig()) as tfl.layers.Layer;
+      expect(copy.getConfig()).toEqual(l.getConfig());
+    }
+    const eager = layers[0].apply(x) as tf.Tensor;
+    expect(layers[0].computeOutputShape([2, 4, 6])).toEqual(eager.shape);
+    expect(y.shape).toEqual([null, 4, 3]);
+    expect(() => layers[0].apply(tf.zeros([2, 4, 7]))).toThrow(/input has 7 features on its last axis but the layer was built for 6/);
+    tf.dispose([x, eager]);
+  });
+
+  it('MLP input gradients match finite differences', () => {
+    const layer = new MLP({ units: [4, 2] });
+    const x = tf.tensor2d(testValues(3 * 5, 4), [3, 5]);
+    layer.apply(x);
+    fillWeights(layer, 12);
+    checkGradients((xi) => tf.sum(tf.square(layer.apply(xi) as tf.Tensor)) as tf.Scalar, [x]);
+    x.dispose();
+  });
+});
+
+it('cpu and wasm agree on MLP', async () => {
+  const results = await onEachBackend(() => {
+    const layer = new MLP({ units: [6, 3] });
+    const x = tf.tensor2d(testValues(4 * 5, 9), [4, 5]);
+    layer.apply(x);
+    fillWeights(layer, 21);
+    const y = Array.from((layer.apply(x) as tf.Tensor).dataSync());
+    x.dispose();
+    return y;
+  });
+  expect(maxAbsDiff(results.wasm, results.cpu)).toBeLessThanOrEqual(1e-6);
 });
