@@ -44,7 +44,6 @@ export interface DropPathConfig {
  * ```
  */
 export class DropPath extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'DropPath';
   /** Probability of dropping a sample's branch. */
   readonly rate: number;

@@ -92,7 +92,6 @@ export interface MLPConfig {
  * ```
  */
 export class MLP extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'MLP';
   /** Widths of the dense layers. */
   readonly units: number[];

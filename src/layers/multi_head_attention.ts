@@ -61,7 +61,6 @@ export interface MultiHeadAttentionKwargs extends CallKwargs {
  * ```
  */
 export class MultiHeadAttention extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'VitMultiHeadAttention';
   /** Number of heads. */
   readonly numHeads: number;

@@ -42,7 +42,6 @@ export interface PatchEncoderConfig {
  * ```
  */
 export class PatchEncoder extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'PatchEncoder';
   /** Number of patches per image. */
   readonly numPatches: number;

@@ -31,7 +31,6 @@ export interface PatchesConfig {
  * ```
  */
 export class Patches extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'Patches';
   /** Side of the square patches. */
   readonly patchSize: number;

@@ -29,7 +29,6 @@ export interface SeededDropoutConfig {
  * ```
  */
 export class SeededDropout extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'SeededDropout';
   /** Fraction dropped. */
   readonly rate: number;

@@ -56,7 +56,6 @@ export interface TransformerBlockConfig {
  * ```
  */
 export class TransformerBlock extends tfl.layers.Layer {
-  /** @nocollapse */
   static className = 'TransformerBlock';
   /** Number of attention heads. */
   readonly numHeads: number;

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients, as the library's entry does
+import { sparseCategoricalCrossentropyFromLogits } from '../../src/training/losses';
+import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
+
+/** float64 reference: per-example logsumexp(z) − z[label], with the max subtracted. */
+function referenceLoss(logits: number[][], labels: number[]): number[] {
+  return logits.map((row, i) => {
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    return lse - row[labels[i]];
+  });
+}
+
+/** float64 reference gradient of mean loss: (softmax − onehot) / batch. */
+function referenceGrad(logits: number[][], labels: number[]): number[][] {
+  return logits.map((row, i) => {
+    const m = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v, j) => (v / s - (j === labels[i] ? 1 : 0)) / logits.length);
+  });
+}
+
+const LOGITS = [
+  [1.5, -0.25, 3, 0.5],
+  [0, 0, 0, 0],
+  [1000, -1000, 999, 0], // would overflow exp without the max trick
+  [-800, -801, -805, -799.5], // would underflow to log(0)
+  [2, 2, -3, 7],
+];
+const LABELS = [2, 1, 1, 0, 3];
+
+describeBackends('sparseCategoricalCrossentropyFromLogits', () => {
+  it('matches a float64 logsumexp reference, also for huge logits', () => {
+    const expected = referenceLoss(LOGITS, LABELS);
+    expect(expected[1]).toBeCloseTo(Math.log(4), 12);
+    for (const labelShape of [[5], [5, 1]]) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const loss = sparseCategoricalCrossentropyFromLogits(tf.tensor(LABELS, labelShape, dtype), tf.tensor2d(LOGITS));
+        expect(loss.shape).toEqual([5]);
+        const got = Array.from(loss.dataSync());
+        got.forEach((v, i) => {
+          expect(Number.isFinite(v)).toBe(true);
+          expect(v).toBeCloseTo(expected[i], 3);
+        });
+        loss.dispose();
+      }
+    }
+  });
+
+  it('has the softmax − onehot gradient', () => {
+    const labels = tf.tensor1d(LABELS);
+    const g = tf.grad((z: tf.Tensor) => tf.mean(sparseCategoricalCrossentropyFromLogits(labels, z)))(tf.tensor2d(LOGITS));
+    const got = g.arraySync() as number[][];
+    const expected = referenceGrad(LOGITS, LABELS);
+    got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[i][j], 6)));
+    tf.dispose([labels, g]);
+  });
+
+  it('names a label/logit size mismatch and does not leak', async () => {
+    expect(() => sparseCategoricalCrossentropyFromLogits(tf.tensor1d([0, 1]), tf.zeros([3, 4]))).toThrow(/labels of shape \[2\].*logits of shape \[3,4\]/);
+    const labels = tf.tensor1d(LABELS);
+    const logits = tf.tensor2d(LOGITS);
+    await expectNoTensorLeak(() => {
+      tf.grad((z: tf.Tensor) => tf.mean(sparseCategoricalCrossentropyFromLogits(labels, z)))(logits).dispose();
+    });
+    tf.dispose([labels, logits]);
+  });
+});
+
+it('sparseCategoricalCrossentropyFromLogits agrees on cpu and wasm', async () => {
+  const r = await onEachBackend(() => {
+    const loss = sparseCategoricalCrossentropyFromLogits(tf.tensor1d(LABELS), tf.tensor2d(LOGITS));
+    const out = Array.from(loss.dataSync());
+    loss.dispose();
+    return out;
+  });
+  r.cpu.forEach((v, i) => expect(r.wasm[i]).toBeCloseTo(v, 4));
+});
