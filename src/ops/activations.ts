@@ -1,33 +1,65 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customNode } from './fast_util';
+import { prepareFastPath, useFastOps } from './mode';
 
 /** Activation names accepted by the library's dense computations. */
 export type ActivationName = 'linear' | 'relu' | 'gelu' | 'gelu_tanh';
 
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
 /**
  * Exact GELU, `x · Φ(x) = 0.5 · x · (1 + erf(x / √2))`, as Keras's `gelu(approximate=False)`
  * and `tf.nn.gelu` (the reference recipe's activation).
+ *
+ * On the fast path (see {@link OpsMode}) it is `x · Φ(x)` with Φ a node whose gradient is the closed form
+ * `φ(x) = exp(−x²/2) / √(2π)`, instead of differentiating through `erf` and four scalings op by op.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  return useFastOps() ? geluFast(x) : geluReference(x);
+}
+
+/** The plain formulation of {@link gelu} (tfjs's default gradients). @internal */
+export function geluReference(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+}
+
+/** Φ(x), the standard normal CDF, with dΦ/dx = φ(x). */
+const normalCdf = customNode<[tf.Tensor]>((x, save) => {
+  save([x]);
+  return {
+    value: tf.add(tf.mul(tf.erf(tf.mul(x, Math.SQRT1_2)), 0.5), 0.5),
+    gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => tf.mul(dy, tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI)),
+  };
+});
+
+function geluFast(x: tf.Tensor): tf.Tensor {
+  prepareFastPath();
+  return tf.tidy(() => tf.mul(x, normalCdf(x)));
 }
 
 /** GELU with the tanh approximation, `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`. */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
     return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
   });
 }
 
 /** Applies the named activation. */
 export function applyActivation(x: tf.Tensor, activation: ActivationName): tf.Tensor {
+  return activate(x, activation, useFastOps());
+}
+
+/** {@link applyActivation} with the formulation chosen by the caller. @internal */
+export function activate(x: tf.Tensor, activation: ActivationName, fast: boolean): tf.Tensor {
   switch (activation) {
     case 'linear':
       return x;
     case 'relu':
       return tf.relu(x);
     case 'gelu':
-      return gelu(x);
+      return fast ? geluFast(x) : geluReference(x);
     case 'gelu_tanh':
       return geluTanh(x);
     default:

@@ -1,10 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customNode } from './fast_util';
+import { prepareFastPath, useFastOps } from './mode';
 
 /**
  * Layer normalization over the last axis: `(x − mean) / √(var + epsilon) · gamma + beta`,
  * with the biased (population) variance, as Keras's `LayerNormalization`.
+ *
+ * On the fast path (see {@link OpsMode}) it is one node with the closed-form gradient
+ * `dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(var + epsilon)` with `g = dy · gamma`, instead of
+ * differentiating through `tf.moments` op by op.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
+  return useFastOps() ? layerNormFast(x, gamma, beta, epsilon) : layerNormReference(x, gamma, beta, epsilon);
+}
+
+/** The plain formulation of {@link layerNorm} (tfjs's default gradients). @internal */
+export function layerNormReference(
+  x: tf.Tensor,
+  gamma: tf.Tensor | null,
+  beta: tf.Tensor | null,
+  epsilon: number,
+): tf.Tensor {
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const { mean, variance } = tf.moments(x, axis, true);
@@ -13,4 +29,57 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor
     if (beta != null) y = tf.add(y, beta);
     return y;
   });
+}
+
+/** Sums `t` over every axis but the last, keeping the shape of `like` (gamma/beta). */
+function sumToParam(t: tf.Tensor, like: tf.Tensor): tf.Tensor {
+  const lead = t.shape.slice(0, -1).map((_, i) => i);
+  return tf.reshape(tf.sum(t, lead), like.shape);
+}
+
+/** x̂ = (x − mean) / √(var + epsilon) over the last axis, and 1 / √(var + epsilon). */
+function normalize(x: tf.Tensor, epsilon: number): [tf.Tensor, tf.Tensor] {
+  const axis = x.rank - 1;
+  const xc = tf.sub(x, tf.mean(x, axis, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), epsilon));
+  return [tf.mul(xc, rstd), rstd];
+}
+
+function layerNormNode(epsilon: number, hasGamma: boolean, hasBeta: boolean): (...args: tf.Tensor[]) => tf.Tensor {
+  return customNode<tf.Tensor[]>((...args: unknown[]) => {
+    const x = args[0] as tf.Tensor;
+    const gamma = hasGamma ? (args[1] as tf.Tensor) : null;
+    const beta = hasBeta ? (args[hasGamma ? 2 : 1] as tf.Tensor) : null;
+    const save = args[1 + Number(hasGamma) + Number(hasBeta)] as tf.GradSaveFunc;
+    const axis = x.rank - 1;
+    const [xhat] = normalize(x, epsilon);
+    let y = gamma != null ? tf.mul(xhat, gamma) : xhat;
+    if (beta != null) y = tf.add(y, beta);
+    // Only inputs are kept (tfjs's leak check flags kept intermediates); x̂ is recomputed in the backward pass,
+    // which also keeps one activation-sized tensor less alive between the passes.
+    save(gamma != null ? [x, gamma] : [x]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs] = normalize(saved[0], epsilon);
+        const g = gamma != null ? tf.mul(dy, saved[1]) : dy;
+        const meanG = tf.mean(g, axis, true);
+        const meanGX = tf.mean(tf.mul(g, xh), axis, true);
+        const dx = tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xh, meanGX)), rs);
+        const grads = [dx];
+        if (gamma != null) grads.push(sumToParam(tf.mul(dy, xh), gamma));
+        if (beta != null) grads.push(sumToParam(dy, beta));
+        return grads;
+      },
+    };
+  });
+}
+
+/** The fast formulation of {@link layerNorm} (see there); any backend. @internal */
+export function layerNormFast(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
+  prepareFastPath();
+  const inputs = [x];
+  if (gamma != null) inputs.push(gamma);
+  if (beta != null) inputs.push(beta);
+  return layerNormNode(epsilon, gamma != null, beta != null)(...inputs);
 }

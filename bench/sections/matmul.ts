@@ -1,0 +1,59 @@
+/**
+ * The machine's matMul speed on each backend, as a yardstick for the other sections: GFLOP/s (1 multiply–add =
+ * 2 FLOPs) of a 2-D product without transpose flags, the same with `transposeA` / `transposeB` (what tfjs's
+ * default matMul gradient uses), and a batched product as in attention ([B·H, T, d] · [B·H, d, T]), by plain
+ * `tf.matMul` and, on wasm, by the library's XNNPACK-backed batched kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { settle, timeRepeated, type BenchContext } from '../context';
+import { wasmBatchMatMul, wasmBatchMatMulAvailable } from '../../src/ops/wasm/batch_matmul';
+
+export default async function run(ctx: BenchContext): Promise<void> {
+  for (const backend of ctx.backends) {
+    await ctx.useBackend(backend);
+    const slow = backend === 'cpu';
+    const repeats = ctx.quick ? 2 : slow ? 3 : 7;
+    // [m, k, n]: a token-projection-sized product (64 images × 144 tokens, 64 → 256) and a square one.
+    const sizes: [number, number, number][] = ctx.quick || slow ? [[2304, 64, 256], [512, 512, 512]] : [[9216, 64, 256], [1024, 1024, 1024]];
+    for (const [m, k, n] of sizes) {
+      const flops = 2 * m * k * n;
+      const cases: [string, number[], number[], boolean, boolean][] = [
+        ['2-D', [m, k], [k, n], false, false],
+        ['2-D transposeB', [m, k], [n, k], false, true],
+        ['2-D transposeA', [k, m], [k, n], true, false],
+      ];
+      for (const [label, aShape, bShape, ta, tb] of cases) {
+        const a = tf.randomNormal(aShape);
+        const b = tf.randomNormal(bShape);
+        const t = await timeRepeated(() => settle(tf.matMul(a, b, ta, tb)), { warmup: 1, repeats });
+        tf.dispose([a, b]);
+        ctx.report({
+          section: 'matmul',
+          name: `${label} [${m}×${k}]·[${k}×${n}]`,
+          value: flops / (t.medianMs * 1e6),
+          unit: 'GFLOP/s',
+          backend,
+          details: { medianMs: t.medianMs, repeats },
+        });
+      }
+    }
+    const [batch, tokens, dim] = ctx.quick || slow ? [32, 144, 64] : [256, 144, 64];
+    const q = tf.randomNormal([batch, tokens, dim]);
+    const kT = tf.randomNormal([batch, dim, tokens]);
+    const flops = 2 * batch * tokens * dim * tokens;
+    const batched: [string, () => tf.Tensor][] = [['batched tf.matMul', () => tf.matMul(q, kT)]];
+    if (backend === 'wasm' && wasmBatchMatMulAvailable()) batched.push(['batched XNNPACK kernel (vit-tfjs)', () => wasmBatchMatMul(q, kT)]);
+    for (const [label, f] of batched) {
+      const t = await timeRepeated(() => settle(f()), { warmup: 1, repeats });
+      ctx.report({
+        section: 'matmul',
+        name: `${label} [${batch}×${tokens}×${dim}]·[${batch}×${dim}×${tokens}]`,
+        value: flops / (t.medianMs * 1e6),
+        unit: 'GFLOP/s',
+        backend,
+        details: { medianMs: t.medianMs, repeats },
+      });
+    }
+    tf.dispose([q, kT]);
+  }
+}

@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertOneOf } from '../utils/validate';
+import { wasmBatchMatMulAvailable } from './wasm/batch_matmul';
+import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
+
+/**
+ * Which formulation the library's ops ({@link linear}, {@link scaledDotProductAttention}, {@link layerNorm},
+ * {@link gelu}, {@link dropout}) use:
+ * - `'auto'` (default): the fast formulations (custom gradients made of 2-D non-transposed matrix products,
+ *   XNNPACK-backed batched products for attention) on the wasm and cpu backends (on cpu they are 1.0–1.8× faster
+ *   than the plain ones), the plain tf-op formulations on the others (tfjs-node, webgl, webgpu), whose kernels
+ *   handle transposed and batched products natively;
+ * - `'fast'`: the fast formulations on every backend (the wasm-only batched-product kernel is replaced by
+ *   `tf.matMul` on other backends);
+ * - `'reference'`: the plain tf-op formulations everywhere.
+ *
+ * Both compute the same function (float32 rounding aside); the test suite checks values and gradients.
+ *
+ * While the fast formulations run on wasm, the wasm backend's `Identity` kernel (which tfjs uses to keep the
+ * tensors gradients need) shares data instead of copying it, as the cpu backend's does: same values, about a
+ * quarter of the activation memory of a training step. `'reference'` mode restores tfjs's kernel.
+ */
+export type OpsMode = 'auto' | 'fast' | 'reference';
+
+let mode: OpsMode = 'auto';
+
+/**
+ * Chooses the formulation of the library's ops (see {@link OpsMode}). Meant for benchmarks and tests;
+ * the default `'auto'` is the right choice for training and inference.
+ *
+ * @example
+ * ```ts
+ * setOpsMode('reference'); // plain tf ops, e.g. to compare speed or results
+ * ```
+ */
+export function setOpsMode(newMode: OpsMode): void {
+  assertOneOf('mode', newMode, ['auto', 'fast', 'reference'] as const);
+  mode = newMode;
+  if (mode === 'reference') setWasmZeroCopyIdentity(false);
+}
+
+/** The current {@link OpsMode}. */
+export function getOpsMode(): OpsMode {
+  return mode;
+}
+
+/** Whether the ops should take their fast formulation on the active backend. @internal */
+export function useFastOps(): boolean {
+  if (mode === 'reference') return false;
+  if (mode === 'fast') return true;
+  const backend = tf.getBackend();
+  return backend === 'wasm' || backend === 'cpu';
+}
+
+/**
+ * Called by every fast formulation before it runs: on wasm, switches the zero-copy `Identity` on (the custom
+ * gradients keep their tensors through it; a copying `Identity` would double their memory).
+ * @internal
+ */
+export function prepareFastPath(): void {
+  if (tf.getBackend() === 'wasm') setWasmZeroCopyIdentity(true);
+}
+
+/** Whether batched products may use the XNNPACK-backed wasm kernel. @internal */
+export function useWasmBatchMatMul(): boolean {
+  return mode !== 'reference' && wasmBatchMatMulAvailable();
+}

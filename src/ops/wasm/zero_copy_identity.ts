@@ -1,0 +1,52 @@
+/**
+ * A zero-copy `Identity` kernel for the wasm backend.
+ *
+ * tfjs keeps the tensors a gradient needs by cloning them (`save` → `tf.clone` → the `Identity` kernel), and
+ * tfjs-backend-wasm's `Identity` copies the data, where the cpu backend (and the wasm backend's own `Reshape`)
+ * share it with a reference count. During training that copies, for every differentiable op, the inputs its
+ * gradient keeps: a reshape, an add or a multiply copies its operands, which on the reference ViT is about three
+ * quarters of the activation memory of a training step and a good part of the time spent outside matrix products.
+ *
+ * With {@link setWasmZeroCopyIdentity}(true) the wasm `Identity` returns the input's data with its reference count
+ * raised, as the cpu backend does. Values are identical (tensors are immutable in tfjs: no kernel writes into an
+ * existing tensor's buffer, and `Variable.assign` swaps buffers rather than writing into them); only the copies go.
+ * The library turns it on while its fast formulations are active on wasm (see `setOpsMode`) and restores tfjs's
+ * kernel in `'reference'` mode.
+ *
+ * @packageDocumentation
+ * @internal
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown }) => tf.TensorInfo;
+
+let originalKernel: KernelFn | null = null;
+
+function sharingIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype === 'string' || originalKernel == null) return (originalKernel as KernelFn)(args);
+  (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * Turns the zero-copy wasm `Identity` on or off (see the module notes). Does nothing when the wasm backend's
+ * kernels are not registered.
+ * @internal
+ */
+export function setWasmZeroCopyIdentity(enabled: boolean): void {
+  const config = tf.getKernel('Identity', 'wasm') as unknown as { kernelFunc: KernelFn } | undefined;
+  if (config == null) return;
+  if (enabled && originalKernel == null) {
+    originalKernel = config.kernelFunc;
+    config.kernelFunc = sharingIdentity as KernelFn;
+  } else if (!enabled && originalKernel != null) {
+    config.kernelFunc = originalKernel;
+    originalKernel = null;
+  }
+}
+
+/** Whether the zero-copy wasm `Identity` is on. @internal */
+export function wasmZeroCopyIdentityEnabled(): boolean {
+  return originalKernel != null;
+}
