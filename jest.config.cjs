@@ -17,5 +17,7 @@ module.exports = {
     ],
   },
   setupFiles: ['<rootDir>/test/setup.ts'],
-  testTimeout: 120000,
+  // Test files are CPU-bound and single-threaded: use both cores of a 2-core CI machine.
+  maxWorkers: 2,
+  testTimeout: 180000,
 };
