@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A named tensor, as `tf.Optimizer.getWeights` returns (tfjs-core does not export the type from its root). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
+/** A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export its own type). */
+export type NamedTensor = { name: string; tensor: tf.Tensor };
 import { assertFiniteNumber, assertInRange, assertOneOf, assertPositiveNumber } from '../utils/validate';
 import { LearningRateSchedule, deserializeSchedule, serializeSchedule } from './schedules';
 
