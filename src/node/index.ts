@@ -12,3 +12,6 @@ export * from './file_io';
 export * from './atomic_write';
 
 // --- data (files, archives, downloads, PNG) ---
+export * from './data/load_cifar';
+export * from './data/download';
+export * from './data/png';
