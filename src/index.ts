@@ -26,6 +26,7 @@ export * from './layers/transformer_block';
 export * from './layers/mlp';
 export * from './layers/seeded_dropout';
 export * from './layers/drop_path';
+export * from './layers/layer_norm';
 export type { CallKwargs } from './layers/layer_utils';
 
 // --- preprocessing and augmentation layers ---

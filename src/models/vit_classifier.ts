@@ -4,6 +4,7 @@ import { acceptSparseLabels } from '../training/sparse_labels';
 import { RandomGenerator } from '../utils/random';
 import { AugmentationSpec, ResolvedViTOptions, resolveViTOptions, ViTClassifierOptions } from './options';
 import { tokenPooling } from './token_pooling';
+import { layerNormLayer } from '../layers/layer_norm';
 import { mlp } from '../layers/mlp';
 import { Normalization, normalization } from '../layers/normalization';
 import { patchEncoder } from '../layers/patch_encoder';
@@ -132,7 +133,7 @@ export function createViTClassifier(options: ViTClassifierOptions = {}): ViTClas
       x,
     );
   }
-  x = apply(tfl.layers.layerNormalization({ epsilon: o.layerNormEpsilon, name: 'norm' }), x);
+  x = apply(layerNormLayer({ epsilon: o.layerNormEpsilon, name: 'norm' }), x);
   x =
     o.representation === 'flatten'
       ? apply(tfl.layers.flatten({ name: 'flatten' }), x)

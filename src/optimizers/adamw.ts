@@ -237,22 +237,26 @@ export class AdamW extends tf.Optimizer {
         const value = registered[name];
         const { m: firstMoment, v: secondMoment } = this.slotFor(name, value);
         if (rawGradient == null) continue;
-        const gradient = scale != null ? tf.mul(rawGradient, scale) : rawGradient;
-        const newFirstMoment = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(gradient, 1 - this.beta1));
-        const newSecondMoment = tf.add(tf.mul(secondMoment, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
-        const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
-        const biasCorrectedSecondMoment = tf.div(newSecondMoment, oneMinusAccBeta2);
-        firstMoment.assign(newFirstMoment);
-        secondMoment.assign(newSecondMoment);
-        let base: tf.Tensor = value;
-        if (decay !== 0 && this.isDecayed(name)) {
-          base = this.weightDecayMode === 'lr-scaled' ? tf.mul(value, 1 - decay) : tf.sub(value, tf.mul(value, decay));
-        }
-        const newValue = tf.add(
-          tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon)), -lr),
-          base,
-        );
-        value.assign(newValue);
+        // One tidy per variable: its temporaries are freed before the next variable's are made (for a
+        // 19M-parameter kernel that is ~0.5 GB less peak memory, which the wasm heap never gives back).
+        tf.tidy(() => {
+          const gradient = scale != null ? tf.mul(rawGradient, scale) : rawGradient;
+          const newFirstMoment = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(gradient, 1 - this.beta1));
+          const newSecondMoment = tf.add(tf.mul(secondMoment, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
+          const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
+          const biasCorrectedSecondMoment = tf.div(newSecondMoment, oneMinusAccBeta2);
+          firstMoment.assign(newFirstMoment);
+          secondMoment.assign(newSecondMoment);
+          let base: tf.Tensor = value;
+          if (decay !== 0 && this.isDecayed(name)) {
+            base = this.weightDecayMode === 'lr-scaled' ? tf.mul(value, 1 - decay) : tf.sub(value, tf.mul(value, decay));
+          }
+          const newValue = tf.add(
+            tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), this.epsilon)), -lr),
+            base,
+          );
+          value.assign(newValue);
+        });
       }
       this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
       this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
