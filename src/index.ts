@@ -51,6 +51,7 @@ export * from './training/losses';
 export * from './training/metrics';
 export * from './training/sparse_labels';
 export * from './training/best_checkpoint';
+export * from './training/train_step';
 
 // --- optimizers ---
 export * from './optimizers/schedules';

@@ -18,7 +18,6 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { median, timeRepeated, type BenchContext, type BenchRow } from '../context';
@@ -26,6 +25,7 @@ import { initWasmBackendWithThreads } from '../../src/ops/wasm/node_threads';
 import { createViTClassifier } from '../../src/models/vit_classifier';
 import { VIT_PRESET_NAMES, VIT_PRESETS, type ViTPresetName } from '../../src/models/presets';
 import { sparseCategoricalCrossentropyFromLogits } from '../../src/training/losses';
+import { trainStep } from '../../src/training/train_step';
 
 const MB = 2 ** 20;
 
@@ -56,35 +56,6 @@ function presetsToRun(): ViTPresetName[] {
     }
   }
   return VIT_PRESET_NAMES.filter((p) => wanted.includes(p));
-}
-
-/**
- * One optimizer step on `x`, `y` whose gradient is accumulated over micro-batches of `micro` images (the mean
- * loss of the whole batch: each micro-batch's mean loss is weighted by micro / batch). The same update as one
- * batch, for models whose activations at the full batch do not fit in memory (the wasm heap is limited to 4 GiB).
- */
-function accumulatedStep(model: tfl.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, micro: number): void {
-  const batch = x.shape[0];
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  let sums: tf.NamedTensorMap | null = null;
-  for (let start = 0; start < batch; start += micro) {
-    const size = Math.min(micro, batch - start);
-    const { value, grads } = tf.variableGrads(() => {
-      const xs = tf.slice(x, start, size);
-      const ys = tf.slice(y, start, size);
-      const logits = model.apply(xs, { training: true }) as tf.Tensor;
-      return tf.mul(tf.mean(sparseCategoricalCrossentropyFromLogits(ys, logits)), size / batch) as tf.Scalar;
-    }, vars);
-    value.dispose();
-    if (sums == null) sums = grads;
-    else {
-      const previous: tf.NamedTensorMap = sums;
-      sums = Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(previous[k], grads[k])]));
-      tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-    }
-  }
-  optimizer.applyGradients(sums as tf.NamedTensorMap);
-  tf.dispose(Object.values(sums as tf.NamedTensorMap));
 }
 
 interface Plan {
@@ -133,7 +104,7 @@ async function measurePreset(ctx: BenchContext, backend: string, preset: ViTPres
     const step =
       micro === batch
         ? () => model.trainOnBatch(x, y)
-        : () => accumulatedStep(model, optimizer, x, y, micro);
+        : () => trainStep(model, optimizer, x, y, { microBatchSize: micro }).outputs.dispose();
     const t = await timeRepeated(step, { warmup: 1, repeats: p.trainRepeats });
     tf.dispose([x, y]);
     peakRss = Math.max(peakRss, t.peakRssBytes);
