@@ -5,7 +5,7 @@ import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
 
 /**
  * Which formulation the library's ops ({@link linear}, {@link scaledDotProductAttention}, {@link layerNorm},
- * {@link gelu}, {@link dropout}) use:
+ * {@link gelu}) use:
  * - `'auto'` (default): the fast formulations (custom gradients made of 2-D non-transposed matrix products,
  *   XNNPACK-backed batched products for attention) on the wasm and cpu backends (on cpu they are 1.0–1.8× faster
  *   than the plain ones), the plain tf-op formulations on the others (tfjs-node, webgl, webgpu), whose kernels
@@ -18,7 +18,7 @@ import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
  *
  * While the fast formulations run on wasm, the wasm backend's `Identity` kernel (which tfjs uses to keep the
  * tensors gradients need) shares data instead of copying it, as the cpu backend's does: same values, about a
- * quarter of the activation memory of a training step. `'reference'` mode restores tfjs's kernel.
+ * third less activation memory in a training step. `'reference'` mode restores tfjs's kernel.
  */
 export type OpsMode = 'auto' | 'fast' | 'reference';
 

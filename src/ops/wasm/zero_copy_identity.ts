@@ -4,8 +4,8 @@
  * tfjs keeps the tensors a gradient needs by cloning them (`save` → `tf.clone` → the `Identity` kernel), and
  * tfjs-backend-wasm's `Identity` copies the data, where the cpu backend (and the wasm backend's own `Reshape`)
  * share it with a reference count. During training that copies, for every differentiable op, the inputs its
- * gradient keeps: a reshape, an add or a multiply copies its operands, which on the reference ViT is about three
- * quarters of the activation memory of a training step and a good part of the time spent outside matrix products.
+ * gradient keeps: a reshape, an add or a multiply copies its operands, which on the reference ViT made up about a
+ * third of the wasm heap's growth per image in a training step.
  *
  * With {@link setWasmZeroCopyIdentity}(true) the wasm `Identity` returns the input's data with its reference count
  * raised, as the cpu backend does. Values are identical (tensors are immutable in tfjs: no kernel writes into an
