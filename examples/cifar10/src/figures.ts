@@ -1,0 +1,193 @@
+/**
+ * The run's figures: training curves (SVG, the reference's two panels), one training image and its patches (PNG,
+ * the reference's patch figure) and the confusion matrix (SVG + JSON). SVG is used where a figure needs text
+ * (axes, class names); PNG where it shows pixels.
+ */
+import { PNG } from 'pngjs';
+
+/** Per-epoch values of each metric, as Keras's `history.history`. */
+export type History = Record<string, number[]>;
+
+/** Encodes an RGBA buffer as PNG. */
+export function encodePng(width: number, height: number, rgba: Uint8Array): Buffer {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return PNG.sync.write(png);
+}
+
+/**
+ * The patch figure: on the left the image (HWC bytes, `size × size × 3`, already resized as the model sees it),
+ * on the right its `patchSize × patchSize` patches in a grid with gaps, both scaled up by `scale` (nearest).
+ */
+export function patchFigure(image: Uint8Array, size: number, patchSize: number, scale = 4): Buffer {
+  const grid = Math.floor(size / patchSize);
+  const gap = 2;
+  const margin = 8;
+  const leftW = size * scale;
+  const rightW = grid * patchSize * scale + (grid - 1) * gap;
+  const width = margin + leftW + 3 * margin + rightW + margin;
+  const height = margin + Math.max(leftW, rightW) + margin;
+  const rgba = new Uint8Array(width * height * 4).fill(255);
+  const put = (x: number, y: number, src: number) => {
+    const o = (y * width + x) * 4;
+    rgba[o] = image[src];
+    rgba[o + 1] = image[src + 1];
+    rgba[o + 2] = image[src + 2];
+    rgba[o + 3] = 255;
+  };
+  for (let y = 0; y < size * scale; y++) {
+    for (let x = 0; x < size * scale; x++) {
+      put(margin + x, margin + y, (Math.floor(y / scale) * size + Math.floor(x / scale)) * 3);
+    }
+  }
+  const x0 = margin + leftW + 3 * margin;
+  for (let py = 0; py < grid; py++) {
+    for (let px = 0; px < grid; px++) {
+      const ox = x0 + px * (patchSize * scale + gap);
+      const oy = margin + py * (patchSize * scale + gap);
+      for (let y = 0; y < patchSize * scale; y++) {
+        for (let x = 0; x < patchSize * scale; x++) {
+          const iy = py * patchSize + Math.floor(y / scale);
+          const ix = px * patchSize + Math.floor(x / scale);
+          put(ox + x, oy + y, (iy * size + ix) * 3);
+        }
+      }
+    }
+  }
+  return encodePng(width, height, rgba);
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function fmt(v: number): string {
+  return Number(v.toPrecision(3)).toString();
+}
+
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) hi = lo + 1;
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toFixed(10)));
+  return ticks;
+}
+
+interface Series {
+  label: string;
+  values: number[];
+  color: string;
+}
+
+function panel(x0: number, title: string, yLabel: string, series: Series[], w: number, h: number): string {
+  const left = x0 + 60;
+  const top = 40;
+  const pw = w - 80;
+  const ph = h - 90;
+  const all = series.flatMap((s) => s.values).filter((v) => Number.isFinite(v));
+  let lo = all.length ? Math.min(...all) : 0;
+  let hi = all.length ? Math.max(...all) : 1;
+  if (hi - lo < 1e-9) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const yt = niceTicks(lo, hi);
+  lo = Math.min(lo, yt[0]);
+  hi = Math.max(hi, yt[yt.length - 1]);
+  const n = Math.max(...series.map((s) => s.values.length), 1);
+  const sx = (i: number) => left + (n === 1 ? pw / 2 : (i / (n - 1)) * pw);
+  const sy = (v: number) => top + ph - ((v - lo) / (hi - lo)) * ph;
+  const out: string[] = [];
+  out.push(`<text x="${left + pw / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<rect x="${left}" y="${top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  for (const t of yt) {
+    const y = sy(t).toFixed(1);
+    out.push(`<line x1="${left}" x2="${left + pw}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
+    out.push(`<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11">${fmt(t)}</text>`);
+  }
+  const xStep = Math.max(1, Math.ceil(n / 10));
+  for (let i = 0; i < n; i += xStep) {
+    out.push(`<text x="${sx(i).toFixed(1)}" y="${top + ph + 16}" text-anchor="middle" font-size="11">${i + 1}</text>`);
+  }
+  out.push(`<text x="${left + pw / 2}" y="${top + ph + 36}" text-anchor="middle" font-size="12">Epochs</text>`);
+  out.push(
+    `<text transform="translate(${x0 + 16},${top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(yLabel)}</text>`,
+  );
+  series.forEach((s, k) => {
+    const pts = s.values.map((v, i) => `${sx(i).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
+    out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    for (let i = 0; i < s.values.length; i++) {
+      out.push(`<circle cx="${sx(i).toFixed(1)}" cy="${sy(s.values[i]).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+    }
+    const ly = top + 14 + k * 18;
+    out.push(`<line x1="${left + pw - 150}" x2="${left + pw - 126}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
+    out.push(`<text x="${left + pw - 120}" y="${ly}" dominant-baseline="middle" font-size="12">${esc(s.label)}</text>`);
+  });
+  return out.join('\n');
+}
+
+/**
+ * The reference's training figure as SVG: left, training and validation loss per epoch; right, training and
+ * validation accuracy per epoch.
+ */
+export function curvesSvg(history: History): string {
+  const w = 480;
+  const h = 360;
+  const get = (k: string) => history[k] ?? [];
+  const body = [
+    panel(0, 'Train and Validation Losses Over Epochs', 'Loss', [
+      { label: 'train_loss', values: get('loss'), color: '#1f77b4' },
+      { label: 'val_loss', values: get('val_loss'), color: '#ff7f0e' },
+    ], w, h),
+    panel(w, 'Train and Validation Accuracy Over Epochs', 'Accuracy', [
+      { label: 'train_accuracy', values: get('accuracy'), color: '#1f77b4' },
+      { label: 'val_accuracy', values: get('val_accuracy'), color: '#ff7f0e' },
+    ], w, h),
+  ].join('\n');
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w}" height="${h}" viewBox="0 0 ${2 * w} ${h}" font-family="sans-serif">\n` +
+    `<rect width="100%" height="100%" fill="white"/>\n${body}\n</svg>\n`
+  );
+}
+
+/** The confusion matrix as SVG: rows are true classes, columns predicted; cells shaded by row fraction, with counts. */
+export function confusionSvg(matrix: number[][], classNames: string[], title: string): string {
+  const n = matrix.length;
+  const cell = 44;
+  const left = 110;
+  const top = 60;
+  const width = left + n * cell + 20;
+  const height = top + n * cell + 100;
+  const out: string[] = [];
+  out.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`);
+  for (let i = 0; i < n; i++) {
+    const rowSum = matrix[i].reduce((a, b) => a + b, 0);
+    for (let j = 0; j < n; j++) {
+      const frac = rowSum > 0 ? matrix[i][j] / rowSum : 0;
+      const shade = Math.round(255 * (1 - frac));
+      const x = left + j * cell;
+      const y = top + i * cell;
+      out.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="#fff"/>`);
+      const color = frac > 0.5 ? 'white' : 'black';
+      out.push(
+        `<text x="${x + cell / 2}" y="${y + cell / 2}" text-anchor="middle" dominant-baseline="middle" font-size="12" fill="${color}">${matrix[i][j]}</text>`,
+      );
+    }
+    out.push(
+      `<text x="${left - 6}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle" font-size="12">${esc(classNames[i] ?? String(i))}</text>`,
+    );
+    out.push(
+      `<text transform="translate(${left + i * cell + cell / 2},${top + n * cell + 8}) rotate(45)" font-size="12">${esc(classNames[i] ?? String(i))}</text>`,
+    );
+  }
+  out.push(`<text x="${left + (n * cell) / 2}" y="${height - 8}" text-anchor="middle" font-size="13">Predicted class</text>`);
+  out.push(`<text transform="translate(16,${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="13">True class</text>`);
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n` +
+    `<rect width="100%" height="100%" fill="white"/>\n${out.join('\n')}\n</svg>\n`
+  );
+}
