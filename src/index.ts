@@ -25,6 +25,7 @@ export * from './layers/multi_head_attention';
 export * from './layers/transformer_block';
 export * from './layers/mlp';
 export * from './layers/seeded_dropout';
+export * from './layers/random_mask_layer';
 export * from './layers/drop_path';
 export * from './layers/layer_norm';
 export type { CallKwargs } from './layers/layer_utils';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { dropoutMask } from '../ops/dropout';
-import { RandomGenerator } from '../utils/random';
 import { assertInRange } from '../utils/validate';
-import { CallKwargs, generatorFor, registerLayer, singleInput, singleShape } from './layer_utils';
+import { registerLayer } from './layer_utils';
+import { RandomMaskConfig, RandomMaskLayer } from './random_mask_layer';
 
 /**
  * Stochastic depth (Huang et al. 2016) on a residual branch: each sample's `x` is zeroed with probability
@@ -25,14 +24,7 @@ export function dropPath(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
 }
 
 /** Options of {@link DropPath}. */
-export interface DropPathConfig {
-  /** Probability of dropping a sample's branch, in [0, 1). */
-  rate: number;
-  /** Seed of the layer's own random generator; default: the library's global generator. */
-  seed?: number;
-  /** Layer name. */
-  name?: string;
-}
+export type DropPathConfig = RandomMaskConfig;
 
 /**
  * Stochastic depth as a layer (see {@link dropPath}); identity outside training. Apply it to a residual
@@ -43,36 +35,15 @@ export interface DropPathConfig {
  * const branch = new DropPath({ rate: 0.1 }).apply(attentionOutput);
  * ```
  */
-export class DropPath extends tfl.layers.Layer {
+export class DropPath extends RandomMaskLayer {
   static className = 'DropPath';
-  /** Probability of dropping a sample's branch. */
-  readonly rate: number;
-  /** Seed of the layer's own generator, if any. */
-  readonly seed?: number;
-  private readonly rng: RandomGenerator;
 
   constructor(config: DropPathConfig) {
-    super(config);
-    assertInRange('DropPath: rate', config?.rate, 0, 1, { openHigh: true });
-    this.rate = config.rate;
-    this.seed = config.seed ?? undefined;
-    this.rng = generatorFor(this.seed);
+    super(config, 'DropPath');
   }
 
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return singleShape(inputShape, 'DropPath');
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = singleInput(inputs, 'DropPath');
-      if (kwargs?.training !== true || this.rate === 0) return tf.clone(x);
-      return dropPath(x, this.rate, this.rng.nextSeed());
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), rate: this.rate, seed: this.seed ?? null };
+  protected override drop(x: tf.Tensor, seed: number): tf.Tensor {
+    return dropPath(x, this.rate, seed);
   }
 }
 registerLayer(DropPath);

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { RandomGenerator } from '../utils/random';
+import { assertInRange } from '../utils/validate';
+import { CallKwargs, generatorFor, singleInput, singleShape } from './layer_utils';
+
+/** Options of the dropout-style layers ({@link SeededDropout}, {@link DropPath}). */
+export interface RandomMaskConfig {
+  /** Fraction dropped, in [0, 1). */
+  rate: number;
+  /** Seed of the layer's own random generator; default: the library's global generator. */
+  seed?: number;
+  /** Layer name. */
+  name?: string;
+  /** Input shape without the batch axis, when this is the first layer of a model. */
+  inputShape?: (number | null)[];
+}
+
+/**
+ * Base of the layers that multiply their input by a fresh random mask in training and are the identity otherwise:
+ * holds the rate, the seed and the generator, and does the shape, config and training-mode bookkeeping.
+ * Subclasses implement {@link RandomMaskLayer.drop}.
+ */
+export abstract class RandomMaskLayer extends tfl.layers.Layer {
+  /** Fraction dropped. */
+  readonly rate: number;
+  /** Seed of the layer's own generator, if any. */
+  readonly seed?: number;
+  private readonly rng: RandomGenerator;
+
+  constructor(config: RandomMaskConfig, layer: string) {
+    super(config);
+    assertInRange(`${layer}: rate`, config?.rate, 0, 1, { openHigh: true });
+    this.rate = config.rate;
+    this.seed = config.seed ?? undefined;
+    this.rng = generatorFor(this.seed);
+  }
+
+  /** Applies the random mask drawn from `seed` to `x` (training only; `rate` > 0). */
+  protected abstract drop(x: tf.Tensor, seed: number): tf.Tensor;
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return singleShape(inputShape, this.getClassName());
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleInput(inputs, this.getClassName());
+      if (kwargs?.training !== true || this.rate === 0) return tf.clone(x);
+      return this.drop(x, this.rng.nextSeed());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed ?? null };
+  }
+}
