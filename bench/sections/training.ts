@@ -78,7 +78,8 @@ function plan(ctx: BenchContext, backend: string, preset: ViTPresetName): Plan {
   }
   // The reference preset keeps ~20–40 MB of activations per image for the backward pass: more than the wasm
   // backend's 4 GiB heap holds at batch 64.
-  const microBatch = preset === 'keras-cifar10' ? 32 : undefined;
+  // The compact presets abort the 4 GiB heap at batch 256 too: they accumulate over micro-batches of 64.
+  const microBatch = preset === 'keras-cifar10' ? 32 : 64;
   return { microBatch, trainBatches: [64, 256], trainRepeats: 3, inferBatch: 256, inferRepeats: 3, latencyRepeats: 30 };
 }
 

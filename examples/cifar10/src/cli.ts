@@ -65,7 +65,7 @@ export function makeProgram(): Command {
     .option('--model-options <json>', 'JSON object of createViTClassifier options overriding the preset, e.g. \'{"transformerLayers":4}\'', json, {})
     .option('--epochs <n>', 'number of epochs', positiveInt('--epochs'), 10)
     .option('--batch-size <n>', 'images per training step', positiveInt('--batch-size'), 256)
-    .option('--micro-batch <n>', 'largest number of images per forward/backward pass; larger batches accumulate gradients (default: 32 for keras-cifar10 without tfjs-node, else the batch size)', positiveInt('--micro-batch'))
+    .option('--micro-batch <n>', 'largest number of images per forward/backward pass; larger batches accumulate gradients (default without tfjs-node: 32 for keras-cifar10, 64 for the compact presets; with tfjs-node: the batch size)', positiveInt('--micro-batch'))
     .option('--lr <rate>', 'AdamW learning rate', number((n) => n > 0, 'a number > 0'), 1e-3)
     .option('--weight-decay <wd>', 'AdamW weight decay (TF-Addons semantics, as the reference)', number((n) => n >= 0, 'a number ≥ 0'), 1e-4)
     .option(

@@ -45,8 +45,8 @@ export interface TrainConfig {
   batchSize: number;
   /**
    * Largest number of images run forward and backward at once; a larger batch sums the gradients of micro-batches
-   * before one optimizer step (`trainStep`). Default: 32 for `keras-cifar10` off tfjs-node (the wasm heap stops at
-   * 4 GiB), else the whole batch.
+   * before one optimizer step (`trainStep`). Default without tfjs-node (the wasm heap stops at 4 GiB): 32 for
+   * `keras-cifar10`, 64 for the compact presets; with tfjs-node, the whole batch.
    */
   microBatchSize?: number;
   learningRate: number;
@@ -301,7 +301,8 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   await writeFileAtomic(path.join(out, OUT.patches), patchFigure(resizedBytes, size, resolved.patchSize));
 
   const microBatchSize =
-    cfg.microBatchSize ?? (cfg.preset === 'keras-cifar10' && backend.name !== 'tensorflow' ? Math.min(32, cfg.batchSize) : cfg.batchSize);
+    cfg.microBatchSize ??
+    (backend.name === 'tensorflow' ? cfg.batchSize : Math.min(cfg.preset === 'keras-cifar10' ? 32 : 64, cfg.batchSize));
   if (microBatchSize < cfg.batchSize) rep.log(`Gradient accumulation: micro-batches of ${microBatchSize}, one optimizer step per batch of ${cfg.batchSize}`);
   const settings = { ...settingsOf(cfg, { train: nTrain, val: nVal }), microBatchSize };
   const shuffleRng = new RandomGenerator(cfg.seed);
