@@ -1,37 +1,13 @@
 /**
- * CIFAR-10 for the example. Archives and `'download'` go through `vit-tfjs/node`'s `loadCifar10`. A folder in the
- * binary layout is read here with the library's batch parser, because it may hold a sample (as the bundled
- * `data/cifar-10-sample`), with batches smaller than the official 10,000 images, which `loadCifar10` rejects as
- * truncated. Errors name the `--data` option.
+ * CIFAR-10 for the example, through `vit-tfjs/node`'s `loadCifar10`: a folder (also a sample such as the bundled
+ * `data/cifar-10-sample`, whose batches are smaller than the official 10,000 images), a `.tar.gz` archive or
+ * `'download'`. Errors name the `--data` option.
  */
 import { existsSync, promises as fs } from 'fs';
-import * as path from 'path';
-import {
-  CIFAR_IMAGE_BYTES,
-  type CifarDataset,
-  type CifarSplit,
-  concatSplits,
-  parseCifarBinaryBatch,
-  parseCifarLabelNames,
-} from 'vit-tfjs';
+import { CIFAR_IMAGE_BYTES, type CifarDataset, type CifarSplit } from 'vit-tfjs';
 import { loadCifar10 } from 'vit-tfjs/node';
 
 export type { CifarDataset, CifarSplit };
-
-/** Reads `data_batch_*.bin`, `test_batch.bin` and `batches.meta.txt` from `dir` or `dir/cifar-10-batches-bin`. */
-async function readBinaryFolder(dir: string): Promise<CifarDataset | null> {
-  const nested = path.join(dir, 'cifar-10-batches-bin');
-  const folder = existsSync(nested) ? nested : dir;
-  const names = await fs.readdir(folder);
-  const trainFiles = names.filter((n) => /^data_batch_\d+\.bin$/.test(n)).sort();
-  if (trainFiles.length === 0 || !names.includes('test_batch.bin') || !names.includes('batches.meta.txt')) return null;
-  const read = async (name: string) =>
-    parseCifarBinaryBatch(new Uint8Array(await fs.readFile(path.join(folder, name))), { name: path.join(folder, name) });
-  const train = concatSplits(await Promise.all(trainFiles.map(read)));
-  const test = await read('test_batch.bin');
-  const classNames = parseCifarLabelNames(await fs.readFile(path.join(folder, 'batches.meta.txt'), 'utf8'));
-  return { train, test, classNames };
-}
 
 /**
  * Loads CIFAR-10 from `source`: a folder (the binary layout, possibly a sample, or the Python layout), a `.tar.gz`
@@ -45,12 +21,11 @@ export async function loadData(source: string, log: (line: string) => void = () 
   }
   let lastTenth = -1;
   try {
-    if (source !== 'download' && (await fs.stat(source)).isDirectory()) {
-      const data = await readBinaryFolder(source);
-      if (data != null) return data;
-    }
+    // A folder may hold a sample (as the bundled one) with batches smaller than the official 10,000 images.
+    const isFolder = source !== 'download' && (await fs.stat(source)).isDirectory();
     return await loadCifar10({
       source,
+      checkRecordCounts: !isFolder,
       onProgress: ({ received, total }) => {
         if (total == null || total === 0) return;
         const tenth = Math.floor((10 * received) / total);
