@@ -16,6 +16,8 @@ module.exports = {
       },
     ],
   },
+  // vit-tfjs/node imports the main entry by its package name; tests use the sources.
+  moduleNameMapper: { '^vit-tfjs$': '<rootDir>/src/index.ts' },
   setupFiles: ['<rootDir>/test/setup.ts'],
   // Test files are CPU-bound and single-threaded: use both cores of a 2-core CI machine.
   maxWorkers: 2,

@@ -1,7 +1,8 @@
 /**
  * Training and inference throughput of the classifier presets on each backend:
  * - training images/s: one `trainOnBatch` step (forward, backward, optimizer step: AdamW from src/optimizers when
- *   it exists, else `tf.train.adam`) on random 32×32×3 images, batch 64 and 256;
+ *   it exists, else `tf.train.adam`) on random 32×32×3 images, batch 64 and 256; then the same with the batch split
+ *   between every core (`DataParallelTrainer`, one copy of the model per thread) on the wasm and cpu backends;
  * - inference images/s: `predict` on a batch of 256;
  * - batch-1 latency: median of many `predict` calls on one image;
  * - memory: `tf.memory().numBytes` after training, and the process's peak resident set size.
@@ -16,6 +17,7 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import { availableParallelism } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -26,6 +28,7 @@ import { createViTClassifier } from '../../src/models/vit_classifier';
 import { VIT_PRESET_NAMES, VIT_PRESETS, type ViTPresetName } from '../../src/models/presets';
 import { sparseCategoricalCrossentropyFromLogits } from '../../src/training/losses';
 import { trainStep } from '../../src/training/train_step';
+import { DataParallelTrainer } from '../../src/node/parallel/data_parallel_trainer';
 
 const MB = 2 ** 20;
 
@@ -123,6 +126,36 @@ async function measurePreset(ctx: BenchContext, backend: string, preset: ViTPres
         minStepMs: t.minMs,
       }),
     });
+  }
+  // Data parallelism: each batch split between this thread and worker threads (wasm and cpu run one thread each).
+  const threads = Math.min(8, availableParallelism());
+  if (threads > 1 && backend !== 'tensorflow') {
+    const trainer = await DataParallelTrainer.create(model, optimizer, { threads, microBatchSize: p.microBatch });
+    try {
+      for (const batch of p.trainBatches) {
+        const [x, y] = randomBatch(batch, inputShape, numClasses, 7);
+        const t = await timeRepeated(async () => (await trainer.step(x, y)).outputs.dispose(), { warmup: 1, repeats: p.trainRepeats });
+        tf.dispose([x, y]);
+        peakRss = Math.max(peakRss, t.peakRssBytes);
+        ctx.report({
+          section: 'training',
+          name: `${preset} train batch ${batch}, ${threads} threads`,
+          value: (batch * 1000) / t.medianMs,
+          unit: 'images/s',
+          backend,
+          details: details({
+            batch,
+            threads,
+            how: `DataParallelTrainer: ${threads} shares of the batch${p.microBatch ? ` in micro-batches of up to ${p.microBatch}` : ''}, gradients summed, one optimizer step`,
+            repeats: p.trainRepeats,
+            medianStepMs: t.medianMs,
+            minStepMs: t.minMs,
+          }),
+        });
+      }
+    } finally {
+      await trainer.dispose();
+    }
   }
   ctx.report({
     section: 'training',

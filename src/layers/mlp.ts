@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ActivationName, applyActivation } from '../ops/activations';
 import { dropout } from '../ops/dropout';
 import { linear } from '../ops/linear';
-import { RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertOneOf, assertPositiveInteger } from '../utils/validate';
 import { CallKwargs, generatorFor, glorotUniform, registerLayer, singleInput, singleShape, WeightAdder, zeros } from './layer_utils';
 
@@ -137,7 +137,7 @@ export class MLP extends tfl.layers.Layer {
       if (last !== this.inputDim) {
         throw new Error(`MLP '${this.name}': input has ${last} features on its last axis but the layer was built for ${this.inputDim}`);
       }
-      return mlpForward(x, this.dense, this.activation, this.rate, kwargs?.training === true, this.rng);
+      return mlpForward(x, this.dense, this.activation, this.rate, kwargs?.training === true, layerRandom(this.rng));
     });
   }
 

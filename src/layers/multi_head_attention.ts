@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertPositiveInteger } from '../utils/validate';
 import { addAttentionWeights, attentionForward, AttentionWeights } from './attention_core';
 import { assertRank, CallKwargs, generatorFor, registerLayer } from './layer_utils';
@@ -170,7 +170,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
         mask: kwargs?.attentionMask ?? mask,
         dropout: this.dropout,
         training: kwargs?.training === true,
-        rng: this.rng,
+        rng: layerRandom(this.rng),
       });
       return this.returnAttentionScores || kwargs?.returnAttentionScores === true ? [output, scores] : output;
     });

@@ -18,7 +18,7 @@ import {
   zoomTransform,
 } from '../image/affine';
 import { transformImages } from '../image/transform';
-import { globalRandom, RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
 
 /** Options shared by the transform-based augmentation layers. */
@@ -80,7 +80,7 @@ export abstract class RandomTransformLayer<P> extends tfl.layers.Layer {
 
   /** The generator draws come from: the layer's own (with a seed) or the global one. */
   get generator(): RandomGenerator {
-    return this.rng ?? globalRandom();
+    return layerRandom(this.rng);
   }
 
   /** Draws the parameters of one image (advances the generator). */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 
-import { globalRandom, RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
 
 /** Which flips {@link RandomFlip} may apply. */
@@ -56,7 +56,7 @@ export class RandomFlip extends tfl.layers.Layer {
 
   /** Draws the flips for a batch exactly as a training call does (advances the generator); for inspection/tests. */
   sampleParameters(batchSize: number): FlipParameters[] {
-    const rng = this.rng ?? globalRandom();
+    const rng = layerRandom(this.rng);
     const h = this.mode !== 'vertical';
     const v = this.mode !== 'horizontal';
     const out: FlipParameters[] = [];

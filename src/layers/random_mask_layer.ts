@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange } from '../utils/validate';
 import { CallKwargs, generatorFor, singleInput, singleShape } from './layer_utils';
 
@@ -47,7 +47,7 @@ export abstract class RandomMaskLayer extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = singleInput(inputs, this.getClassName());
       if (kwargs?.training !== true || this.rate === 0) return tf.clone(x);
-      return this.drop(x, this.rng.nextSeed());
+      return this.drop(x, layerRandom(this.rng).nextSeed());
     });
   }
 

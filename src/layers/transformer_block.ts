@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ActivationName } from '../ops/activations';
 import { layerNorm } from '../ops/layer_norm';
-import { RandomGenerator } from '../utils/random';
+import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertPositiveInteger, assertPositiveNumber } from '../utils/validate';
 import { addAttentionWeights, attentionForward, AttentionWeights } from './attention_core';
 import { dropPath } from './drop_path';
@@ -142,7 +142,8 @@ export class TransformerBlock extends tfl.layers.Layer {
         throw new Error(`TransformerBlock '${this.name}': input has width ${x.shape[2]} but the layer was built for ${this.width}`);
       }
       const training = kwargs?.training === true;
-      const branch = (y: tf.Tensor): tf.Tensor => (training && this.dropPath > 0 ? dropPath(y, this.dropPath, this.rng.nextSeed()) : y);
+      const rng = layerRandom(this.rng);
+      const branch = (y: tf.Tensor): tf.Tensor => (training && this.dropPath > 0 ? dropPath(y, this.dropPath, rng.nextSeed()) : y);
       const n1 = this.norm1 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
       const n2 = this.norm2 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
 
@@ -150,11 +151,11 @@ export class TransformerBlock extends tfl.layers.Layer {
       const { output: attended } = attentionForward(this.attention as AttentionWeights, h1, h1, h1, {
         dropout: this.attentionDropout,
         training,
-        rng: this.rng,
+        rng,
       });
       const x2 = tf.add(x, branch(attended));
       const h2 = layerNorm(x2, n2.gamma.read(), n2.beta.read(), this.epsilon);
-      const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, this.rng);
+      const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, rng);
       return tf.add(x2, branch(m));
     });
   }

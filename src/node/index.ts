@@ -15,3 +15,6 @@ export * from './atomic_write';
 export * from './data/load_cifar';
 export * from './data/download';
 export * from './data/png';
+
+// --- training on several threads ---
+export * from './parallel/data_parallel_trainer';

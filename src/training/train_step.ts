@@ -24,6 +24,88 @@ export interface TrainStepResult {
   outputs: tf.Tensor;
 }
 
+/** Options of {@link accumulateGradients}. */
+export interface AccumulateGradientsOptions extends TrainStepOptions {
+  /**
+   * The number of examples the loss is averaged over; default the batch `x` holds. A share of a larger batch (one
+   * thread's part in data-parallel training) passes the whole batch size, so that the shares' sums add up to the
+   * whole batch's mean loss and gradients.
+   */
+  totalBatchSize?: number;
+}
+
+/** Result of {@link accumulateGradients}. */
+export interface AccumulatedGradients {
+  /** Gradient of the loss with respect to each of `model.trainableWeights`, in that order. */
+  gradients: tf.Tensor[];
+  /** The loss summed over the examples, divided by the total batch size. */
+  loss: number;
+  /** The model's outputs for the batch, [batch, ...]. */
+  outputs: tf.Tensor;
+}
+
+/**
+ * Forward in training mode and backward over a batch, in micro-batches whose gradients are summed: the mean loss
+ * over `totalBatchSize` examples and its gradients, without an optimizer step. {@link trainStep} is this followed by
+ * `optimizer.applyGradients`; data-parallel training runs it on each thread's share of a batch. The caller disposes
+ * the gradients and outputs.
+ *
+ * @example
+ * ```ts
+ * const { gradients, loss, outputs } = accumulateGradients(model, xs, ys, { microBatchSize: 32 });
+ * tf.dispose([...gradients, outputs]);
+ * ```
+ */
+export function accumulateGradients(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: AccumulateGradientsOptions = {},
+): AccumulatedGradients {
+  const batch = x.shape[0];
+  if (y.shape[0] !== batch) throw new Error(`trainStep: x has ${batch} examples but y has ${y.shape[0]}`);
+  const micro = options.microBatchSize ?? batch;
+  assertPositiveInteger('trainStep: microBatchSize', micro);
+  const total = options.totalBatchSize ?? batch;
+  assertPositiveInteger('trainStep: totalBatchSize', total);
+  const lossFn = options.loss ?? sparseCategoricalCrossentropyFromLogits;
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (variables.length === 0) throw new Error('trainStep: the model has no trainable weights');
+  let sums: tf.Tensor[] | null = null;
+  let lossSum = 0;
+  const outputs: tf.Tensor[] = [];
+  try {
+    for (let start = 0; start < batch; start += micro) {
+      const size = Math.min(micro, batch - start);
+      const { value, grads } = tf.variableGrads(() => {
+        const xs = size === batch ? x : tf.slice(x, start, size);
+        const ys = size === batch ? y : tf.slice(y, start, size);
+        const out = model.apply(xs, { training: true }) as tf.Tensor;
+        outputs.push(tf.keep(tf.clone(out)));
+        // Each micro-batch's mean loss weighted by its share of the batch: the sum is the batch mean.
+        return tf.mul(tf.mean(lossFn(ys, out)), size / total) as tf.Scalar;
+      }, variables);
+      lossSum += value.dataSync()[0];
+      value.dispose();
+      // A weight the loss does not depend on gets a zero gradient.
+      const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+      if (sums == null) {
+        sums = ordered;
+      } else {
+        const previous: tf.Tensor[] = sums;
+        sums = tf.tidy(() => previous.map((g, i) => tf.add(g, ordered[i])));
+        tf.dispose([...previous, ...ordered]);
+      }
+    }
+  } catch (err) {
+    tf.dispose([...(sums ?? []), ...outputs]);
+    throw err;
+  }
+  const joined = outputs.length === 1 ? outputs[0] : tf.concat(outputs, 0);
+  if (outputs.length > 1) tf.dispose(outputs);
+  return { gradients: sums as tf.Tensor[], loss: lossSum, outputs: joined };
+}
+
 /**
  * One training step of a custom loop: forward in training mode, backward, one optimizer step — with optional
  * gradient accumulation over micro-batches (see {@link TrainStepOptions.microBatchSize}). Returns the batch loss
@@ -43,41 +125,23 @@ export function trainStep(
   y: tf.Tensor,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  const batch = x.shape[0];
-  if (y.shape[0] !== batch) throw new Error(`trainStep: x has ${batch} examples but y has ${y.shape[0]}`);
-  const micro = options.microBatchSize ?? batch;
-  assertPositiveInteger('trainStep: microBatchSize', micro);
-  const lossFn = options.loss ?? sparseCategoricalCrossentropyFromLogits;
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  let sums: tf.NamedTensorMap | null = null;
-  let lossSum = 0;
-  const outputs: tf.Tensor[] = [];
+  const { gradients, loss, outputs } = accumulateGradients(model, x, y, options);
   try {
-    for (let start = 0; start < batch; start += micro) {
-      const size = Math.min(micro, batch - start);
-      const { value, grads } = tf.variableGrads(() => {
-        const xs = size === batch ? x : tf.slice(x, start, size);
-        const ys = size === batch ? y : tf.slice(y, start, size);
-        const out = model.apply(xs, { training: true }) as tf.Tensor;
-        outputs.push(tf.keep(tf.clone(out)));
-        // Each micro-batch's mean loss weighted by its share of the batch: the sum is the batch mean.
-        return tf.mul(tf.mean(lossFn(ys, out)), size / batch) as tf.Scalar;
-      }, variables);
-      lossSum += value.dataSync()[0];
-      value.dispose();
-      if (sums == null) {
-        sums = grads;
-      } else {
-        const previous: tf.NamedTensorMap = sums;
-        sums = tf.tidy(() => Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(previous[k], grads[k])])));
-        tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-      }
-    }
-    optimizer.applyGradients(sums as tf.NamedTensorMap);
+    optimizer.applyGradients(namedGradients(model, gradients));
+  } catch (err) {
+    outputs.dispose();
+    throw err;
   } finally {
-    if (sums != null) tf.dispose(Object.values(sums));
+    tf.dispose(gradients);
   }
-  const joined = outputs.length === 1 ? outputs[0] : tf.concat(outputs, 0);
-  if (outputs.length > 1) tf.dispose(outputs);
-  return { loss: lossSum, outputs: joined };
+  return { loss, outputs };
+}
+
+/** `gradients` (in the order of `model.trainableWeights`) keyed by variable name, as `Optimizer.applyGradients` takes them. */
+export function namedGradients(model: tfl.LayersModel, gradients: tf.Tensor[]): tf.NamedTensorMap {
+  const weights = model.trainableWeights;
+  if (weights.length !== gradients.length) {
+    throw new Error(`namedGradients: ${gradients.length} gradients for ${weights.length} trainable weights`);
+  }
+  return Object.fromEntries(weights.map((w, i) => [(w.read() as tf.Variable).name, gradients[i]]));
 }

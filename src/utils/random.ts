@@ -106,17 +106,47 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-let globalGenerator = new RandomGenerator();
+const globalGenerator = new RandomGenerator();
+let scopedGenerator: RandomGenerator | null = null;
 
 /**
  * The generator used by layers and helpers that were given no seed of their own.
- * Seed it once with {@link setGlobalSeed} to make a whole run reproducible.
+ * Seed it once with {@link setGlobalSeed} to make a whole run reproducible. Inside
+ * {@link withRandomGenerator}, the generator given there.
  */
 export function globalRandom(): RandomGenerator {
-  return globalGenerator;
+  return scopedGenerator ?? globalGenerator;
 }
 
-/** Seeds the global generator (see {@link globalRandom}). */
+/** Seeds the global generator (see {@link globalRandom}); generators already handed out follow the new seed. */
 export function setGlobalSeed(seed: number): void {
-  globalGenerator = new RandomGenerator(seed);
+  globalGenerator.seed(seed);
+}
+
+/**
+ * Runs `fn` with every random draw of the library coming from `rng`: the global generator's and those of layers
+ * that have a seed of their own. Data-parallel training uses it to give each thread's share of a batch its own
+ * independent, reproducible stream.
+ *
+ * @example
+ * ```ts
+ * const out = withRandomGenerator(new RandomGenerator(7), () => model.apply(x, { training: true }));
+ * ```
+ */
+export function withRandomGenerator<T>(rng: RandomGenerator, fn: () => T): T {
+  const previous = scopedGenerator;
+  scopedGenerator = rng;
+  try {
+    return fn();
+  } finally {
+    scopedGenerator = previous;
+  }
+}
+
+/**
+ * The generator a layer draws from at call time: the one set by {@link withRandomGenerator}, else the layer's own
+ * (`own`), else the global one.
+ */
+export function layerRandom(own?: RandomGenerator | null): RandomGenerator {
+  return scopedGenerator ?? own ?? globalGenerator;
 }

@@ -21,6 +21,10 @@ function positiveInt(name: string) {
   };
 }
 
+function threadCount(value: string): number | 'auto' {
+  return value.trim() === 'auto' ? 'auto' : positiveInt('--threads')(value);
+}
+
 function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer ≥ 0.');
@@ -66,6 +70,12 @@ export function makeProgram(): Command {
     .option('--epochs <n>', 'number of epochs', positiveInt('--epochs'), 10)
     .option('--batch-size <n>', 'images per training step', positiveInt('--batch-size'), 256)
     .option('--micro-batch <n>', 'largest number of images per forward/backward pass; larger batches accumulate gradients (default without tfjs-node: 32 for keras-cifar10, 64 for the compact presets; with tfjs-node: the batch size)', positiveInt('--micro-batch'))
+    .option(
+      '--threads <n>',
+      "threads that share each batch, each with a copy of the model: a number, or 'auto' (every core with the wasm and cpu backends, 1 with tfjs-node, which uses every core itself)",
+      threadCount,
+      'auto',
+    )
     .option('--lr <rate>', 'AdamW learning rate', number((n) => n > 0, 'a number > 0'), 1e-3)
     .option('--weight-decay <wd>', 'AdamW weight decay (TF-Addons semantics, as the reference)', number((n) => n >= 0, 'a number ≥ 0'), 1e-4)
     .option(
@@ -105,6 +115,7 @@ interface ParsedOptions {
   epochs: number;
   batchSize: number;
   microBatch?: number;
+  threads: number | 'auto';
   lr: number;
   weightDecay: number;
   validationSplit: number;
@@ -128,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
     epochs: o.epochs,
     batchSize: o.batchSize,
     microBatchSize: o.microBatch,
+    threads: o.threads,
     learningRate: o.lr,
     weightDecay: o.weightDecay,
     validationSplit: o.validationSplit,

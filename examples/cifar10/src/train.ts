@@ -8,6 +8,7 @@
  * the weights and the optimizer's state.
  */
 import { existsSync, promises as fs } from 'fs';
+import { availableParallelism } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -19,6 +20,7 @@ import {
   Normalization,
   RandomGenerator,
   RandomState,
+  type ResolvedViTOptions,
   ViTClassifierOptions,
   ViTPresetName,
   acceptSparseLabels,
@@ -29,9 +31,8 @@ import {
   sparseCategoricalAccuracy,
   sparseCategoricalCrossentropyFromLogits,
   sparseTopKAccuracy,
-  trainStep,
 } from 'vit-tfjs';
-import { BackendRequest, fileIO, selectBackend, writeFileAtomic } from 'vit-tfjs/node';
+import { BackendRequest, DataParallelTrainer, fileIO, selectBackend, writeFileAtomic } from 'vit-tfjs/node';
 import { loadData, takeFirst } from './data';
 import { History, confusionSvg, curvesSvg, patchFigure } from './figures';
 
@@ -49,6 +50,11 @@ export interface TrainConfig {
    * `keras-cifar10`, 64 for the compact presets; with tfjs-node, the whole batch.
    */
   microBatchSize?: number;
+  /**
+   * Threads that share each batch (`DataParallelTrainer`): `'auto'` (default) uses every core with the wasm and cpu
+   * backends, which run one thread each in Node, and 1 with tfjs-node, which uses every core itself.
+   */
+  threads?: number | 'auto';
   learningRate: number;
   weightDecay: number;
   validationSplit: number;
@@ -95,6 +101,8 @@ interface CheckpointState {
   rng: { global: RandomState; shuffle: RandomState };
   best: { epoch: number; value: number };
   optimizer: { specs: tf.io.WeightsManifestEntry[] };
+  /** Threads the run trained on (absent: 1); the random draws depend on it. */
+  threads?: number;
 }
 
 /** File and folder names inside `--out`. */
@@ -249,7 +257,7 @@ function fmtTime(seconds: number): string {
 /** Runs the whole pipeline; see the module comment. */
 export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSignal = { requested: false }): Promise<RunResult> {
   // --- check what can be checked before any work ---
-  let resolved;
+  let resolved: ResolvedViTOptions;
   try {
     resolved = resolveViTOptions({ ...cfg.modelOptions, preset: cfg.preset });
   } catch (err) {
@@ -305,6 +313,8 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
     (backend.name === 'tensorflow' ? cfg.batchSize : Math.min(cfg.preset === 'keras-cifar10' ? 32 : 64, cfg.batchSize));
   if (microBatchSize < cfg.batchSize) rep.log(`Gradient accumulation: micro-batches of ${microBatchSize}, one optimizer step per batch of ${cfg.batchSize}`);
   const settings = { ...settingsOf(cfg, { train: nTrain, val: nVal }), microBatchSize };
+  const threads =
+    cfg.threads == null || cfg.threads === 'auto' ? (backend.name === 'tensorflow' ? 1 : Math.min(8, availableParallelism())) : cfg.threads;
   const shuffleRng = new RandomGenerator(cfg.seed);
   const optimizer = new AdamW({ learningRate: cfg.learningRate, weightDecay: cfg.weightDecay, weightDecayMode: 'tfa' });
   let model: tfl.LayersModel;
@@ -333,6 +343,13 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
       const bestModel = await tfl.loadLayersModel(fileIO(path.join(out, OUT.bestModel)));
       bestWeights = bestModel.getWeights().map((w) => tf.keep(tf.clone(w)));
       bestModel.dispose();
+    }
+    const ckptThreads = ckptState.threads ?? 1;
+    if (ckptThreads !== threads) {
+      rep.warn(
+        `--resume: the checkpoint was trained on ${ckptThreads} thread(s), this run uses ${threads}: ` +
+          'training continues, but its random draws differ from an uninterrupted run',
+      );
     }
     shuffleRng.setState(ckptState.rng.shuffle);
     pendingGlobalState = ckptState.rng.global;
@@ -364,124 +381,136 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   if (pendingGlobalState != null) globalRandom().setState(pendingGlobalState);
   const params = model.countParams();
   rep.log(`Model: preset '${cfg.preset}', ${params.toLocaleString('en-US')} parameters; AdamW lr ${cfg.learningRate}, weight decay ${cfg.weightDecay}`);
-
-  const trainIdx = range(0, nTrain);
-  const valIdx = range(nTrain, nTotal);
-  const steps = Math.ceil(nTrain / cfg.batchSize);
-  let interrupted = false;
-  const top5Metric = sparseTopKAccuracy(5);
-
-  for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
-    const order = shuffleRng.shuffle(Int32Array.from(trainIdx));
-    const sums = [0, 0, 0];
-    let seen = 0;
-    const t0 = Date.now();
-    const bar = cfg.progress
-      ? new SingleBar({
-          format: `Epoch ${epoch + 1}/${cfg.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | top-5 {top5} | {ips} img/s | ETA {eta_formatted}`,
-          stream: process.stderr,
-          hideCursor: true,
-          etaBuffer: 20,
-        })
-      : null;
-    bar?.start(steps, 0, { loss: '-', acc: '-', top5: '-', ips: '-' });
-    for (let step = 0; step < steps; step++) {
-      // Let the event loop run (signals, progress output): on the cpu and wasm backends the awaits in a step
-      // resolve as microtasks only, so without this a Ctrl-C would be seen only after training.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (stop.requested) {
-        interrupted = true;
-        break;
-      }
-      const batch = order.subarray(step * cfg.batchSize, Math.min((step + 1) * cfg.batchSize, nTrain));
-      const { x, y } = gather(all, batch);
-      const { loss, outputs } = trainStep(model, optimizer, x, y, { microBatchSize });
-      const [accuracy, top5Accuracy] = tf.tidy(() => [tf.mean(sparseCategoricalAccuracy(y, outputs)), tf.mean(top5Metric(y, outputs))]);
-      const values = [loss, (await accuracy.data())[0], (await top5Accuracy.data())[0]];
-      tf.dispose([x, y, outputs, accuracy, top5Accuracy]);
-      for (let k = 0; k < 3; k++) sums[k] += values[k] * batch.length;
-      seen += batch.length;
-      const ips = seen / ((Date.now() - t0) / 1000);
-      bar?.update(step + 1, {
-        loss: (sums[0] / seen).toFixed(4),
-        acc: (sums[1] / seen).toFixed(4),
-        top5: (sums[2] / seen).toFixed(4),
-        ips: ips.toFixed(1),
-      });
-    }
-    bar?.stop();
-    if (interrupted) break;
-
-    const val = await evaluate(model, all, valIdx, cfg.batchSize, resolved.numClasses);
-    const seconds = (Date.now() - t0) / 1000;
-    const row: Record<string, number> = {
-      loss: sums[0] / seen,
-      accuracy: sums[1] / seen,
-      'top-5-accuracy': sums[2] / seen,
-      val_loss: val.loss,
-      val_accuracy: val.accuracy,
-      'val_top-5-accuracy': val.top5Accuracy,
-    };
-    for (const [k, v] of Object.entries(row)) (history[k] ??= []).push(v);
-    rep.log(
-      `Epoch ${epoch + 1}/${cfg.epochs} - ${fmtTime(seconds)} - ${(nTrain / seconds).toFixed(1)} img/s - ` +
-        Object.entries(row)
-          .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
-          .join(' - '),
-    );
-
-    if (val.accuracy > best.value) {
-      best = { epoch, value: val.accuracy };
-      if (bestWeights != null) tf.dispose(bestWeights);
-      bestWeights = model.getWeights().map((w) => tf.keep(tf.clone(w)));
-      await model.save(fileIO(path.join(out, OUT.bestModel)));
-    }
-    await writeCheckpoint(out, model, optimizer, {
-      version: 1,
-      epoch: epoch + 1,
-      settings,
-      history,
-      rng: { global: globalRandom().getState(), shuffle: shuffleRng.getState() },
-      best,
-    });
-    await writeFileAtomic(path.join(out, OUT.history), JSON.stringify(history, null, 2) + '\n');
-    await writeFileAtomic(path.join(out, OUT.curves), curvesSvg(history));
+  // Each batch is split between `threads` threads, each with a copy of the model (data parallelism).
+  const trainer = await DataParallelTrainer.create(model, optimizer, { threads, microBatchSize });
+  if (threads > 1) rep.log(`Threads: ${threads} (each batch split between them)`);
+  try {
+    return await trainEpochs();
+  } finally {
+    await trainer.dispose();
   }
 
-  const epochsDone = history.loss?.length ?? 0;
-  if (interrupted || epochsDone < cfg.epochs) {
-    if (epochsDone > 0) {
+  /** The epochs, then the test evaluation of the best weights. */
+  async function trainEpochs(): Promise<RunResult> {
+    const trainIdx = range(0, nTrain);
+    const valIdx = range(nTrain, nTotal);
+    const steps = Math.ceil(nTrain / cfg.batchSize);
+    let interrupted = false;
+    const top5Metric = sparseTopKAccuracy(5);
+
+    for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
+      const order = shuffleRng.shuffle(Int32Array.from(trainIdx));
+      const sums = [0, 0, 0];
+      let seen = 0;
+      const t0 = Date.now();
+      const bar = cfg.progress
+        ? new SingleBar({
+            format: `Epoch ${epoch + 1}/${cfg.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | top-5 {top5} | {ips} img/s | ETA {eta_formatted}`,
+            stream: process.stderr,
+            hideCursor: true,
+            etaBuffer: 20,
+          })
+        : null;
+      bar?.start(steps, 0, { loss: '-', acc: '-', top5: '-', ips: '-' });
+      for (let step = 0; step < steps; step++) {
+        // Let the event loop run (signals, progress output): on the cpu and wasm backends the awaits in a step
+        // resolve as microtasks only, so without this a Ctrl-C would be seen only after training.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop.requested) {
+          interrupted = true;
+          break;
+        }
+        const batch = order.subarray(step * cfg.batchSize, Math.min((step + 1) * cfg.batchSize, nTrain));
+        const { x, y } = gather(all, batch);
+        const { loss, outputs } = await trainer.step(x, y);
+        const [accuracy, top5Accuracy] = tf.tidy(() => [tf.mean(sparseCategoricalAccuracy(y, outputs)), tf.mean(top5Metric(y, outputs))]);
+        const values = [loss, (await accuracy.data())[0], (await top5Accuracy.data())[0]];
+        tf.dispose([x, y, outputs, accuracy, top5Accuracy]);
+        for (let k = 0; k < 3; k++) sums[k] += values[k] * batch.length;
+        seen += batch.length;
+        const ips = seen / ((Date.now() - t0) / 1000);
+        bar?.update(step + 1, {
+          loss: (sums[0] / seen).toFixed(4),
+          acc: (sums[1] / seen).toFixed(4),
+          top5: (sums[2] / seen).toFixed(4),
+          ips: ips.toFixed(1),
+        });
+      }
+      bar?.stop();
+      if (interrupted) break;
+
+      const val = await evaluate(model, all, valIdx, cfg.batchSize, resolved.numClasses);
+      const seconds = (Date.now() - t0) / 1000;
+      const row: Record<string, number> = {
+        loss: sums[0] / seen,
+        accuracy: sums[1] / seen,
+        'top-5-accuracy': sums[2] / seen,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+        'val_top-5-accuracy': val.top5Accuracy,
+      };
+      for (const [k, v] of Object.entries(row)) (history[k] ??= []).push(v);
+      rep.log(
+        `Epoch ${epoch + 1}/${cfg.epochs} - ${fmtTime(seconds)} - ${(nTrain / seconds).toFixed(1)} img/s - ` +
+          Object.entries(row)
+            .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
+            .join(' - '),
+      );
+
+      if (val.accuracy > best.value) {
+        best = { epoch, value: val.accuracy };
+        if (bestWeights != null) tf.dispose(bestWeights);
+        bestWeights = model.getWeights().map((w) => tf.keep(tf.clone(w)));
+        await model.save(fileIO(path.join(out, OUT.bestModel)));
+      }
+      await writeCheckpoint(out, model, optimizer, {
+        version: 1,
+        epoch: epoch + 1,
+        settings,
+        history,
+        rng: { global: globalRandom().getState(), shuffle: shuffleRng.getState() },
+        best,
+        threads,
+      });
       await writeFileAtomic(path.join(out, OUT.history), JSON.stringify(history, null, 2) + '\n');
       await writeFileAtomic(path.join(out, OUT.curves), curvesSvg(history));
     }
-    if (bestWeights != null) tf.dispose(bestWeights);
+
+    const epochsDone = history.loss?.length ?? 0;
+    if (interrupted || epochsDone < cfg.epochs) {
+      if (epochsDone > 0) {
+        await writeFileAtomic(path.join(out, OUT.history), JSON.stringify(history, null, 2) + '\n');
+        await writeFileAtomic(path.join(out, OUT.curves), curvesSvg(history));
+      }
+      if (bestWeights != null) tf.dispose(bestWeights);
+      model.dispose();
+      optimizer.dispose();
+      return { status: 'interrupted', history, epochsDone };
+    }
+
+    // --- the best epoch's weights on the test set ---
+    if (bestWeights != null) {
+      model.setWeights(bestWeights);
+      tf.dispose(bestWeights);
+    }
+    rep.log(`Best validation accuracy ${(best.value * 100).toFixed(2)}% at epoch ${best.epoch + 1}; evaluating those weights on the test set`);
+    const test = await evaluate(model, testSet, range(0, testSet.labels.length), cfg.batchSize, resolved.numClasses);
+    rep.log(`Test accuracy: ${(test.accuracy * 100).toFixed(2)}%`);
+    rep.log(`Test top 5 accuracy: ${(test.top5Accuracy * 100).toFixed(2)}%`);
+    const testMetrics = { loss: test.loss, accuracy: test.accuracy, top5Accuracy: test.top5Accuracy, bestEpoch: best.epoch + 1, testImages: testSet.labels.length };
+    await writeFileAtomic(path.join(out, OUT.testMetrics), JSON.stringify(testMetrics, null, 2) + '\n');
+    await writeFileAtomic(
+      path.join(out, OUT.confusionJson),
+      JSON.stringify({ classNames: data.classNames, rows: 'true class', columns: 'predicted class', matrix: test.confusion }, null, 2) + '\n',
+    );
+    await writeFileAtomic(
+      path.join(out, OUT.confusionSvg),
+      confusionSvg(test.confusion, data.classNames, `Confusion matrix (test, ${(test.accuracy * 100).toFixed(2)}% accuracy)`),
+    );
     model.dispose();
     optimizer.dispose();
-    return { status: 'interrupted', history, epochsDone };
+    return { status: 'done', history, epochsDone, test: { loss: test.loss, accuracy: test.accuracy, top5Accuracy: test.top5Accuracy, bestEpoch: best.epoch + 1 } };
   }
-
-  // --- the best epoch's weights on the test set ---
-  if (bestWeights != null) {
-    model.setWeights(bestWeights);
-    tf.dispose(bestWeights);
-  }
-  rep.log(`Best validation accuracy ${(best.value * 100).toFixed(2)}% at epoch ${best.epoch + 1}; evaluating those weights on the test set`);
-  const test = await evaluate(model, testSet, range(0, testSet.labels.length), cfg.batchSize, resolved.numClasses);
-  rep.log(`Test accuracy: ${(test.accuracy * 100).toFixed(2)}%`);
-  rep.log(`Test top 5 accuracy: ${(test.top5Accuracy * 100).toFixed(2)}%`);
-  const testMetrics = { loss: test.loss, accuracy: test.accuracy, top5Accuracy: test.top5Accuracy, bestEpoch: best.epoch + 1, testImages: testSet.labels.length };
-  await writeFileAtomic(path.join(out, OUT.testMetrics), JSON.stringify(testMetrics, null, 2) + '\n');
-  await writeFileAtomic(
-    path.join(out, OUT.confusionJson),
-    JSON.stringify({ classNames: data.classNames, rows: 'true class', columns: 'predicted class', matrix: test.confusion }, null, 2) + '\n',
-  );
-  await writeFileAtomic(
-    path.join(out, OUT.confusionSvg),
-    confusionSvg(test.confusion, data.classNames, `Confusion matrix (test, ${(test.accuracy * 100).toFixed(2)}% accuracy)`),
-  );
-  model.dispose();
-  optimizer.dispose();
-  return { status: 'done', history, epochsDone, test: { loss: test.loss, accuracy: test.accuracy, top5Accuracy: test.top5Accuracy, bestEpoch: best.epoch + 1 } };
 }
 
 export { METRIC_KEYS };

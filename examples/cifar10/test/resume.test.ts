@@ -1,6 +1,7 @@
 /**
  * Interrupt safety: a run killed with SIGKILL in the middle of epoch 2 and restarted with --resume ends with the
- * same history, bit for bit, as an uninterrupted run with the same seed (cpu backend: deterministic kernels).
+ * same history, bit for bit, as an uninterrupted run with the same seed (cpu backend: deterministic kernels; two
+ * threads, so that the worker threads' random streams are covered too).
  * Ctrl-C (SIGINT) stops a run cleanly with what it has written.
  */
 import * as fs from 'fs';
@@ -8,7 +9,7 @@ import * as path from 'path';
 import { TEST_MODEL, runCli, startCli, tempDir, waitFor } from './run_cli';
 
 // 172 training and 20 validation images, batches of 16: 11 steps per epoch.
-const ARGS = [...TEST_MODEL, '--epochs', '3', '--batch-size', '16', '--limit-train', '192', '--limit-test', '100', '--backend', 'cpu', '--seed', '3'];
+const ARGS = [...TEST_MODEL, '--epochs', '3', '--batch-size', '16', '--limit-train', '192', '--limit-test', '100', '--backend', 'cpu', '--seed', '3', '--threads', '2'];
 
 function readJson(file: string): unknown {
   return JSON.parse(fs.readFileSync(file, 'utf8'));

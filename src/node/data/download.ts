@@ -4,8 +4,7 @@ import * as http from 'http';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import type { CifarFormat } from '../../data/layout';
-import type { CifarVariant } from '../../data/types';
+import type { CifarFormat, CifarVariant } from 'vit-tfjs';
 
 /** Official archive URLs and MD5 checksums (https://www.cs.toronto.edu/~kriz/cifar.html). */
 export const CIFAR_ARCHIVES: Record<CifarVariant, Record<CifarFormat, { url: string; md5: string }>> = {

@@ -1,8 +1,7 @@
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { createGunzip } from 'zlib';
-import { CifarAssembler, CifarTarReader, cifarLayout, type CifarFormat } from '../../data/layout';
-import type { CifarDataset, CifarVariant } from '../../data/types';
+import { CifarAssembler, CifarTarReader, cifarLayout, type CifarDataset, type CifarFormat, type CifarVariant } from 'vit-tfjs';
 import { type DownloadOptions, downloadCifar } from './download';
 
 /** Options of {@link loadCifar10} and {@link loadCifar100}. */

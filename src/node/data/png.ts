@@ -1,4 +1,4 @@
-import { type ImageGridOptions, encodeImageGridPng } from '../../data/png';
+import { type ImageGridOptions, encodeImageGridPng } from 'vit-tfjs';
 import { writeFileAtomic } from '../atomic_write';
 
 /**

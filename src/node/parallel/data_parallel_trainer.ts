@@ -1,0 +1,320 @@
+import { availableParallelism } from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  accumulateGradients,
+  globalRandom,
+  namedGradients,
+  RandomGenerator,
+  trainStep,
+  type TrainStepResult,
+  withRandomGenerator,
+} from 'vit-tfjs';
+import type { StepMessage, TrainerMessage, WeightSlot, WorkerReply } from './protocol';
+
+/** Options of {@link DataParallelTrainer.create}. */
+export interface DataParallelOptions {
+  /**
+   * Threads that share each batch, this one included (so `threads - 1` worker threads are started). Default: the
+   * machine's available parallelism, at most 8. `1` runs plain {@link trainStep} on this thread.
+   */
+  threads?: number;
+  /**
+   * Largest number of images a thread runs forward and backward at once: its share of a batch is split into
+   * micro-batches of at most this size (as `trainStep` does). Default: the whole share.
+   */
+  microBatchSize?: number;
+  /**
+   * Modules each worker imports before it rebuilds the model: the files that register your own custom layers
+   * (absolute paths or package names). vit-tfjs's layers are always registered.
+   */
+  imports?: string[];
+  /** The worker script; default the one shipped next to this module (`parallel-worker.cjs` / `.mjs`). */
+  workerScript?: string;
+}
+
+interface Pending {
+  resolve: (reply: Extract<WorkerReply, { type: 'result' }>) => void;
+  reject: (err: Error) => void;
+}
+
+/** One worker thread and the request it is working on. */
+class WorkerHandle {
+  readonly worker: Worker;
+  private pending: Pending | null = null;
+  private failure: Error | null = null;
+  private readyWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  constructor(
+    readonly index: number,
+    script: { file: string; eval: boolean },
+  ) {
+    this.worker = new Worker(script.file, { eval: script.eval });
+    this.worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
+    this.worker.on('error', (err) => this.fail(new Error(`worker thread ${index} failed: ${err.message}`)));
+    this.worker.on('exit', (code) => this.fail(new Error(`worker thread ${index} exited (code ${code})`)));
+  }
+
+  private onMessage(msg: WorkerReply): void {
+    if (msg.type === 'ready') {
+      this.readyWaiter?.resolve();
+      this.readyWaiter = null;
+    } else if (msg.type === 'error') {
+      const err = new Error(`worker thread ${this.index}: ${msg.message}`);
+      if (msg.id == null) this.fail(err);
+      else this.settle((p) => p.reject(err));
+    } else {
+      this.settle((p) => p.resolve(msg));
+    }
+  }
+
+  private settle(fn: (p: Pending) => void): void {
+    const p = this.pending;
+    this.pending = null;
+    if (p) fn(p);
+  }
+
+  fail(err: Error): void {
+    if (this.failure == null) this.failure = err;
+    this.readyWaiter?.reject(err);
+    this.readyWaiter = null;
+    this.settle((p) => p.reject(err));
+  }
+
+  ready(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.readyWaiter = { resolve, reject }));
+  }
+
+  request(msg: StepMessage, transfer: ArrayBuffer[]): Promise<Extract<WorkerReply, { type: 'result' }>> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(msg, transfer);
+    });
+  }
+
+  post(msg: TrainerMessage): void {
+    this.worker.postMessage(msg);
+  }
+}
+
+/** The worker script next to this module: the built one in `dist`, or the TypeScript source through tsx. */
+function defaultWorkerScript(): { file: string; eval: boolean } {
+  const ext = path.extname(__filename);
+  if (ext === '.ts') {
+    // Running from the sources (tests, tsx): compile the worker on the fly with tsx's require hook.
+    const tsx = require.resolve('tsx/cjs/api');
+    const entry = path.join(__dirname, 'worker.ts');
+    return { file: `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(entry)});`, eval: true };
+  }
+  return { file: path.join(__dirname, `parallel-worker${ext === '.mjs' ? '.mjs' : '.cjs'}`), eval: false };
+}
+
+/** Splits `n` into `parts` sizes that differ by at most one (larger first). */
+function shareSizes(n: number, parts: number): number[] {
+  const base = Math.floor(n / parts);
+  return Array.from({ length: parts }, (_, i) => base + (i < n % parts ? 1 : 0));
+}
+
+/**
+ * Data-parallel training on the CPU: each batch is split between this thread and worker threads, each running the
+ * forward and backward pass on its share with its own copy of the model; the gradients are summed here and one
+ * optimizer step updates the model. The update is the same as {@link trainStep}'s on the whole batch (up to float
+ * summation order), and each share draws dropout and augmentation from its own stream seeded from
+ * {@link globalRandom}, so a run is reproducible for a given seed and thread count.
+ *
+ * Meant for the wasm and cpu backends, which use one core each in Node (tfjs-node already uses every core).
+ * Each worker holds a copy of the model and of its activations: memory grows with the thread count.
+ *
+ * @example
+ * ```ts
+ * import { DataParallelTrainer } from 'vit-tfjs/node';
+ * const trainer = await DataParallelTrainer.create(model, optimizer, { threads: 2, microBatchSize: 32 });
+ * const { loss, outputs } = await trainer.step(xs, ys); // one optimizer step
+ * outputs.dispose();
+ * await trainer.dispose();
+ * ```
+ */
+export class DataParallelTrainer {
+  /** Threads that share each batch (this one included). */
+  readonly threads: number;
+  private readonly slots: WeightSlot[];
+  private readonly weightBuffer: SharedArrayBuffer;
+  private workers: WorkerHandle[];
+  private nextId = 0;
+  private disposed = false;
+
+  private constructor(
+    readonly model: tfl.LayersModel,
+    readonly optimizer: tf.Optimizer,
+    private readonly options: DataParallelOptions,
+    threads: number,
+  ) {
+    this.threads = threads;
+    let offset = 0;
+    const trainable = new Set(model.trainableWeights.map((w) => w.id));
+    this.slots = model.weights.map((w) => {
+      if (w.dtype !== 'float32' && w.dtype !== 'int32') {
+        throw new Error(`DataParallelTrainer: weight '${w.name}' has dtype ${w.dtype}; only float32 and int32 are supported`);
+      }
+      const size = w.shape.reduce((a: number, b) => a * (b as number), 1);
+      const slot = { name: w.name, shape: w.shape as number[], dtype: w.dtype, offset, size, trainable: trainable.has(w.id) };
+      offset += size;
+      return slot;
+    });
+    this.weightBuffer = new SharedArrayBuffer(Math.max(1, offset) * 4);
+    this.workers = [];
+  }
+
+  /**
+   * Starts the worker threads and builds the model in each (from `model.toJSON()`; the weights follow at every
+   * step). Call it after the model is built and its non-trainable state (e.g. `Normalization.adapt`) is set; it
+   * resolves when every worker is ready.
+   */
+  static async create(model: tfl.LayersModel, optimizer: tf.Optimizer, options: DataParallelOptions = {}): Promise<DataParallelTrainer> {
+    const threads = options.threads ?? Math.min(8, availableParallelism());
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`DataParallelTrainer: threads must be a positive integer, got ${threads}`);
+    const micro = options.microBatchSize;
+    if (micro != null && (!Number.isInteger(micro) || micro < 1)) {
+      throw new Error(`DataParallelTrainer: microBatchSize must be a positive integer, got ${micro}`);
+    }
+    const trainer = new DataParallelTrainer(model, optimizer, options, threads);
+    if (threads > 1) await trainer.startWorkers();
+    return trainer;
+  }
+
+  private async startWorkers(): Promise<void> {
+    const script = this.options.workerScript != null ? { file: this.options.workerScript, eval: false } : defaultWorkerScript();
+    const topology = this.model.toJSON(null, false);
+    this.workers = Array.from({ length: this.threads - 1 }, (_, i) => new WorkerHandle(i + 1, script));
+    const ready = this.workers.map((w) => w.ready());
+    for (const w of this.workers) {
+      w.post({
+        type: 'init',
+        backend: tf.getBackend(),
+        topology,
+        slots: this.slots,
+        weights: this.weightBuffer,
+        microBatchSize: this.options.microBatchSize,
+        imports: this.options.imports ?? [],
+      });
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await this.dispose();
+      throw new Error(`DataParallelTrainer: could not start the worker threads: ${(err as Error).message}`);
+    }
+  }
+
+  /** Copies every weight of the model into the shared buffer the workers read. */
+  private publishWeights(): void {
+    this.model.weights.forEach((w, i) => {
+      const slot = this.slots[i];
+      const values = w.read().dataSync();
+      const view =
+        slot.dtype === 'int32'
+          ? new Int32Array(this.weightBuffer, slot.offset * 4, slot.size)
+          : new Float32Array(this.weightBuffer, slot.offset * 4, slot.size);
+      view.set(values as ArrayLike<number>);
+    });
+  }
+
+  /**
+   * One training step on the batch `x`, `y` (labels as {@link trainStep} takes them): the shares' gradients are
+   * summed and `optimizer` applies them. Returns the batch's mean loss and the model's outputs (the caller disposes
+   * them), as {@link trainStep}.
+   */
+  async step(x: tf.Tensor, y: tf.Tensor): Promise<TrainStepResult> {
+    if (this.disposed) throw new Error('DataParallelTrainer: step after dispose()');
+    const batch = x.shape[0];
+    if (y.shape[0] !== batch) throw new Error(`DataParallelTrainer.step: x has ${batch} examples but y has ${y.shape[0]}`);
+    if (x.dtype !== 'float32') throw new Error(`DataParallelTrainer.step: x must be float32, got ${x.dtype}`);
+    if (y.dtype !== 'float32' && y.dtype !== 'int32') throw new Error(`DataParallelTrainer.step: y must be int32 or float32, got ${y.dtype}`);
+    if (this.threads === 1) return trainStep(this.model, this.optimizer, x, y, { microBatchSize: this.options.microBatchSize });
+
+    const sizes = shareSizes(batch, this.threads);
+    const seeds = sizes.map(() => globalRandom().nextSeed());
+    this.publishWeights();
+    // Send the workers their shares first, so that they run while this thread computes the first share.
+    const requests: Promise<Extract<WorkerReply, { type: 'result' }>>[] = [];
+    let start = sizes[0];
+    for (let t = 1; t < this.threads; t++) {
+      const size = sizes[t];
+      if (size === 0) continue;
+      const xs = tf.slice(x, start, size);
+      const ys = tf.slice(y, start, size);
+      start += size;
+      const msg: StepMessage = {
+        type: 'step',
+        id: this.nextId++,
+        x: Float32Array.from(xs.dataSync() as Float32Array),
+        xShape: xs.shape,
+        y: y.dtype === 'int32' ? Int32Array.from(ys.dataSync() as Int32Array) : Float32Array.from(ys.dataSync() as Float32Array),
+        yShape: ys.shape,
+        yDtype: y.dtype,
+        totalBatchSize: batch,
+        seed: seeds[t],
+      };
+      tf.dispose([xs, ys]);
+      requests.push(this.workers[t - 1].request(msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]));
+    }
+    const settled = Promise.allSettled(requests);
+
+    let own: ReturnType<typeof accumulateGradients> | null = null;
+    let ownError: unknown = null;
+    try {
+      const xs = tf.slice(x, 0, sizes[0]);
+      const ys = tf.slice(y, 0, sizes[0]);
+      try {
+        own = withRandomGenerator(new RandomGenerator(seeds[0]), () =>
+          accumulateGradients(this.model, xs, ys, { microBatchSize: this.options.microBatchSize, totalBatchSize: batch }),
+        );
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    } catch (err) {
+      ownError = err;
+    }
+    const replies = await settled;
+    const failed = replies.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (own == null || failed != null) {
+      if (own != null) tf.dispose([...own.gradients, own.outputs]);
+      throw failed != null ? failed.reason : ownError;
+    }
+    const results = replies.map((r) => (r as PromiseFulfilledResult<Extract<WorkerReply, { type: 'result' }>>).value);
+    const mine = own;
+    const gradients = tf.tidy(() =>
+      mine.gradients.map((g, i) => results.reduce((sum, r) => tf.add(sum, tf.tensor(r.gradients[i], g.shape, 'float32')), g)),
+    );
+    const outputs = tf.tidy(() => tf.concat([mine.outputs, ...results.map((r) => tf.tensor(r.outputs, r.outputsShape, 'float32'))], 0));
+    tf.dispose([...mine.gradients, mine.outputs]);
+    try {
+      this.optimizer.applyGradients(namedGradients(this.model, gradients));
+    } catch (err) {
+      outputs.dispose();
+      throw err;
+    } finally {
+      tf.dispose(gradients);
+    }
+    const loss = results.reduce((sum, r) => sum + r.loss, mine.loss);
+    return { loss, outputs };
+  }
+
+  /** Stops the worker threads. The model and optimizer stay usable on this thread. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(
+      workers.map(async (w) => {
+        w.fail(new Error('DataParallelTrainer disposed'));
+        await w.worker.terminate();
+      }),
+    );
+  }
+}

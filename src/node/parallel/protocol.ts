@@ -1,0 +1,64 @@
+/**
+ * Messages between a {@link DataParallelTrainer} and its worker threads (internal).
+ *
+ * Weights travel through one SharedArrayBuffer that the trainer fills before each step (every thread reads the
+ * same copy); inputs go to each worker with its message, gradients and outputs come back transferred.
+ */
+
+/** Where one weight of the model lies in the shared weight buffer (in 4-byte elements). */
+export interface WeightSlot {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  offset: number;
+  size: number;
+  trainable: boolean;
+}
+
+/** Trainer → worker: build the model. */
+export interface InitMessage {
+  type: 'init';
+  /** tfjs backend name to activate ('wasm', 'cpu', 'tensorflow'). */
+  backend: string;
+  /** `model.toJSON(null, false)`: the model's topology. */
+  topology: unknown;
+  /** Layout of `model.weights` in {@link InitMessage.weights}. */
+  slots: WeightSlot[];
+  /** All weights of the model, rewritten by the trainer before each step. */
+  weights: SharedArrayBuffer;
+  microBatchSize?: number;
+  /** Modules to import before the model is built (custom layers). */
+  imports: string[];
+}
+
+/** Trainer → worker: gradients of a share of a batch. */
+export interface StepMessage {
+  type: 'step';
+  id: number;
+  x: Float32Array;
+  xShape: number[];
+  y: Float32Array | Int32Array;
+  yShape: number[];
+  yDtype: 'float32' | 'int32';
+  /** Size of the whole batch (the loss is a mean over it). */
+  totalBatchSize: number;
+  /** Seed of the share's random stream (dropout, augmentation). */
+  seed: number;
+}
+
+/** Worker → trainer. */
+export type WorkerReply =
+  | { type: 'ready' }
+  | {
+      type: 'result';
+      id: number;
+      loss: number;
+      /** One array per trainable weight, in the order of `model.trainableWeights`. */
+      gradients: Float32Array[];
+      outputs: Float32Array;
+      outputsShape: number[];
+    }
+  | { type: 'error'; id?: number; message: string };
+
+/** Trainer → worker. */
+export type TrainerMessage = InitMessage | StepMessage | { type: 'close' };

@@ -1,0 +1,110 @@
+/**
+ * The worker thread of a {@link DataParallelTrainer} (internal entry point, built as `dist/parallel-worker.*`):
+ * builds a copy of the model from its topology, then for each step loads the current weights from the shared
+ * buffer and returns the gradients of its share of the batch.
+ */
+import { parentPort } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+// The library's index registers every layer class, so that the topology deserializes.
+import { accumulateGradients, RandomGenerator, withRandomGenerator } from 'vit-tfjs';
+import { selectBackend } from '../backend';
+import type { InitMessage, StepMessage, TrainerMessage, WeightSlot, WorkerReply } from './protocol';
+
+interface WorkerState {
+  model: tfl.LayersModel;
+  slots: WeightSlot[];
+  weights: SharedArrayBuffer;
+  microBatchSize?: number;
+}
+
+let state: WorkerState | null = null;
+
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+async function init(msg: InitMessage): Promise<void> {
+  tf.enableProdMode();
+  if (msg.backend === 'tensorflow' || msg.backend === 'wasm' || msg.backend === 'cpu') {
+    await selectBackend({ backend: msg.backend });
+  } else {
+    throw new Error(`unsupported backend '${msg.backend}'`);
+  }
+  for (const specifier of msg.imports) await import(specifier);
+  const model = await tfl.models.modelFromJSON({ modelTopology: msg.topology as tf.io.ModelJSON['modelTopology'] });
+  const weights = model.weights;
+  if (weights.length !== msg.slots.length) {
+    throw new Error(`the rebuilt model has ${weights.length} weights, the trainer's ${msg.slots.length}`);
+  }
+  weights.forEach((w, i) => {
+    const slot = msg.slots[i];
+    if (w.shape.join(',') !== slot.shape.join(',') || w.trainable !== slot.trainable) {
+      throw new Error(`weight ${i} ('${w.name}') of the rebuilt model does not match the trainer's ('${slot.name}')`);
+    }
+  });
+  state = { model, slots: msg.slots, weights: msg.weights, microBatchSize: msg.microBatchSize };
+}
+
+function loadWeights(s: WorkerState): void {
+  const values = s.slots.map((slot) => {
+    const view =
+      slot.dtype === 'int32'
+        ? new Int32Array(s.weights, slot.offset * 4, slot.size)
+        : new Float32Array(s.weights, slot.offset * 4, slot.size);
+    return tf.tensor(view.slice(), slot.shape, slot.dtype);
+  });
+  try {
+    s.model.setWeights(values);
+  } finally {
+    tf.dispose(values);
+  }
+}
+
+function step(msg: StepMessage): void {
+  const s = state;
+  if (s == null) throw new Error('step before init');
+  loadWeights(s);
+  const x = tf.tensor(msg.x, msg.xShape, 'float32');
+  const y = tf.tensor(msg.y, msg.yShape, msg.yDtype);
+  try {
+    const result = withRandomGenerator(new RandomGenerator(msg.seed), () =>
+      accumulateGradients(s.model, x, y, { microBatchSize: s.microBatchSize, totalBatchSize: msg.totalBatchSize }),
+    );
+    const gradients = result.gradients.map((g) => Float32Array.from(g.dataSync() as Float32Array));
+    const outputs = Float32Array.from(result.outputs.dataSync() as Float32Array);
+    const outputsShape = result.outputs.shape;
+    tf.dispose([...result.gradients, result.outputs]);
+    reply(
+      { type: 'result', id: msg.id, loss: result.loss, gradients, outputs, outputsShape },
+      [...gradients.map((g) => g.buffer as ArrayBuffer), outputs.buffer as ArrayBuffer],
+    );
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+parentPort!.on('message', (msg: TrainerMessage) => {
+  if (msg.type === 'close') {
+    state?.model.dispose();
+    state = null;
+    parentPort!.close();
+    return;
+  }
+  if (msg.type === 'init') {
+    init(msg).then(
+      () => reply({ type: 'ready' }),
+      (err) => reply({ type: 'error', message: messageOf(err) }),
+    );
+    return;
+  }
+  try {
+    step(msg);
+  } catch (err) {
+    reply({ type: 'error', id: msg.id, message: messageOf(err) });
+  }
+});
