@@ -51,7 +51,9 @@ class WorkerHandle {
     readonly index: number,
     script: { file: string; eval: boolean },
   ) {
-    this.worker = new Worker(script.file, { eval: script.eval });
+    // Workers inherit the process's Node options; `--input-type` (of `node -e`) is refused for a file entry.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    this.worker = new Worker(script.file, { eval: script.eval, execArgv });
     this.worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on('error', (err) => this.fail(new Error(`worker thread ${index} failed: ${err.message}`)));
     this.worker.on('exit', (code) => this.fail(new Error(`worker thread ${index} exited (code ${code})`)));
