@@ -46,6 +46,7 @@ describe('examples/cifar10: bad input', () => {
     ['batch size 0', (out) => [...QUICK, '--batch-size', '0', '--out', out], /^error: option '--batch-size <n>' argument '0' is invalid\. --batch-size must be a positive integer\.$/],
     ['a negative batch size', (out) => [...QUICK, '--batch-size', '-8', '--out', out], /--batch-size must be a positive integer\.$/],
     ['a validation split of 1', (out) => [...QUICK, '--validation-split', '1', '--out', out], /argument '1' is invalid\. must be a number strictly between 0 and 1\.$/],
+    ['zero threads', (out) => [...QUICK, '--threads', '0', '--out', out], /^error: option '--threads <n>' argument '0' is invalid\. --threads must be a positive integer\.$/],
     ['an unknown backend', (out) => [...QUICK, '--backend', 'webgpu', '--out', out], /^error: option '--backend <name>' argument 'webgpu' is invalid\./],
     ['bad --model-options', (out) => [...QUICK, '--model-options', '{"patchSize":5}', '--out', out], /^error: --model-options: .*patchSize/],
     ['--resume without a checkpoint', (out) => [...QUICK, '--resume', '--out', out], /^error: --resume: no checkpoint in '.*' to resume from$/],

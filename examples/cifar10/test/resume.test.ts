@@ -52,6 +52,12 @@ describe('examples/cifar10: kill and resume', () => {
     expect(readJson(path.join(killed, 'confusion_matrix.json'))).toEqual(readJson(path.join(straight, 'confusion_matrix.json')));
     // The final weights are the same bytes.
     expect(fs.readFileSync(path.join(killed, 'checkpoint', 'weights.bin')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'weights.bin')))).toBe(true);
+
+    // Resuming with another thread count continues, and says that the draws no longer repeat the first run.
+    const longer = await runCli([...ARGS, '--out', straight, '--resume', '--epochs', '4', '--threads', '1']);
+    expect(longer.code).toBe(0);
+    expect(longer.stderr.trim()).toMatch(/^--resume: the checkpoint was trained on 2 thread\(s\), this run uses 1: training continues/);
+    expect((readJson(path.join(straight, 'history.json')) as Record<string, number[]>).loss).toHaveLength(4);
   }, 170_000);
 
   it('SIGINT stops cleanly after the current step, keeping the finished epochs and checkpoint', async () => {
