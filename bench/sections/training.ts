@@ -17,7 +17,6 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import { availableParallelism } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -28,7 +27,7 @@ import { createViTClassifier } from '../../src/models/vit_classifier';
 import { VIT_PRESET_NAMES, VIT_PRESETS, type ViTPresetName } from '../../src/models/presets';
 import { sparseCategoricalCrossentropyFromLogits } from '../../src/training/losses';
 import { trainStep } from '../../src/training/train_step';
-import { DataParallelTrainer } from '../../src/node/parallel/data_parallel_trainer';
+import { DataParallelTrainer, defaultThreadCount } from '../../src/node/parallel/data_parallel_trainer';
 
 const MB = 2 ** 20;
 
@@ -128,8 +127,8 @@ async function measurePreset(ctx: BenchContext, backend: string, preset: ViTPres
     });
   }
   // Data parallelism: each batch split between this thread and worker threads (wasm and cpu run one thread each).
-  const threads = Math.min(8, availableParallelism());
-  if (threads > 1 && backend !== 'tensorflow') {
+  const threads = defaultThreadCount();
+  if (threads > 1) {
     const trainer = await DataParallelTrainer.create(model, optimizer, { threads, microBatchSize: p.microBatch });
     try {
       for (const batch of p.trainBatches) {

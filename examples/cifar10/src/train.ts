@@ -8,7 +8,6 @@
  * the weights and the optimizer's state.
  */
 import { existsSync, promises as fs } from 'fs';
-import { availableParallelism } from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -32,7 +31,7 @@ import {
   sparseCategoricalCrossentropyFromLogits,
   sparseTopKAccuracy,
 } from 'vit-tfjs';
-import { BackendRequest, DataParallelTrainer, fileIO, selectBackend, writeFileAtomic } from 'vit-tfjs/node';
+import { BackendRequest, DataParallelTrainer, defaultThreadCount, fileIO, selectBackend, writeFileAtomic } from 'vit-tfjs/node';
 import { loadData, takeFirst } from './data';
 import { History, confusionSvg, curvesSvg, patchFigure } from './figures';
 
@@ -313,8 +312,7 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
     (backend.name === 'tensorflow' ? cfg.batchSize : Math.min(cfg.preset === 'keras-cifar10' ? 32 : 64, cfg.batchSize));
   if (microBatchSize < cfg.batchSize) rep.log(`Gradient accumulation: micro-batches of ${microBatchSize}, one optimizer step per batch of ${cfg.batchSize}`);
   const settings = { ...settingsOf(cfg, { train: nTrain, val: nVal }), microBatchSize };
-  const threads =
-    cfg.threads == null || cfg.threads === 'auto' ? (backend.name === 'tensorflow' ? 1 : Math.min(8, availableParallelism())) : cfg.threads;
+  const threads = cfg.threads == null || cfg.threads === 'auto' ? defaultThreadCount() : cfg.threads;
   const shuffleRng = new RandomGenerator(cfg.seed);
   const optimizer = new AdamW({ learningRate: cfg.learningRate, weightDecay: cfg.weightDecay, weightDecayMode: 'tfa' });
   let model: tfl.LayersModel;

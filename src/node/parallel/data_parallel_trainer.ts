@@ -12,13 +12,13 @@ import {
   type TrainStepResult,
   withRandomGenerator,
 } from 'vit-tfjs';
-import type { StepMessage, TrainerMessage, WeightSlot, WorkerReply } from './protocol';
+import { slotView, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
 /** Options of {@link DataParallelTrainer.create}. */
 export interface DataParallelOptions {
   /**
-   * Threads that share each batch, this one included (so `threads - 1` worker threads are started). Default: the
-   * machine's available parallelism, at most 8. `1` runs plain {@link trainStep} on this thread.
+   * Threads that share each batch, this one included (so `threads - 1` worker threads are started). Default:
+   * {@link defaultThreadCount}. `1` runs plain {@link trainStep} on this thread.
    */
   threads?: number;
   /**
@@ -115,6 +115,14 @@ function defaultWorkerScript(): { file: string; eval: boolean } {
   return { file: path.join(__dirname, `parallel-worker${ext === '.mjs' ? '.mjs' : '.cjs'}`), eval: false };
 }
 
+/**
+ * The thread count {@link DataParallelTrainer} uses by default on the active backend: every core (at most 8) for
+ * wasm and cpu, which compute on one thread each in Node; 1 for tfjs-node, which uses every core itself.
+ */
+export function defaultThreadCount(): number {
+  return tf.getBackend() === 'tensorflow' ? 1 : Math.min(8, availableParallelism());
+}
+
 /** Splits `n` into `parts` sizes that differ by at most one (larger first). */
 function shareSizes(n: number, parts: number): number[] {
   const base = Math.floor(n / parts);
@@ -177,7 +185,7 @@ export class DataParallelTrainer {
    * resolves when every worker is ready.
    */
   static async create(model: tfl.LayersModel, optimizer: tf.Optimizer, options: DataParallelOptions = {}): Promise<DataParallelTrainer> {
-    const threads = options.threads ?? Math.min(8, availableParallelism());
+    const threads = options.threads ?? defaultThreadCount();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`DataParallelTrainer: threads must be a positive integer, got ${threads}`);
     const micro = options.microBatchSize;
     if (micro != null && (!Number.isInteger(micro) || micro < 1)) {
@@ -215,13 +223,7 @@ export class DataParallelTrainer {
   /** Copies every weight of the model into the shared buffer the workers read. */
   private publishWeights(): void {
     this.model.weights.forEach((w, i) => {
-      const slot = this.slots[i];
-      const values = w.read().dataSync();
-      const view =
-        slot.dtype === 'int32'
-          ? new Int32Array(this.weightBuffer, slot.offset * 4, slot.size)
-          : new Float32Array(this.weightBuffer, slot.offset * 4, slot.size);
-      view.set(values as ArrayLike<number>);
+      slotView(this.weightBuffer, this.slots[i]).set(w.read().dataSync() as ArrayLike<number>);
     });
   }
 
@@ -243,25 +245,27 @@ export class DataParallelTrainer {
     this.publishWeights();
     // Send the workers their shares first, so that they run while this thread computes the first share.
     const requests: Promise<Extract<WorkerReply, { type: 'result' }>>[] = [];
+    const xData = x.dataSync() as Float32Array;
+    const yData = y.dataSync() as Float32Array | Int32Array;
+    const xRow = x.size / batch;
+    const yRow = y.size / batch;
     let start = sizes[0];
     for (let t = 1; t < this.threads; t++) {
       const size = sizes[t];
       if (size === 0) continue;
-      const xs = tf.slice(x, start, size);
-      const ys = tf.slice(y, start, size);
-      start += size;
+      // `slice` copies: the worker receives buffers of its own.
       const msg: StepMessage = {
         type: 'step',
         id: this.nextId++,
-        x: Float32Array.from(xs.dataSync() as Float32Array),
-        xShape: xs.shape,
-        y: y.dtype === 'int32' ? Int32Array.from(ys.dataSync() as Int32Array) : Float32Array.from(ys.dataSync() as Float32Array),
-        yShape: ys.shape,
+        x: xData.slice(start * xRow, (start + size) * xRow),
+        xShape: [size, ...x.shape.slice(1)],
+        y: yData.slice(start * yRow, (start + size) * yRow),
+        yShape: [size, ...y.shape.slice(1)],
         yDtype: y.dtype,
         totalBatchSize: batch,
         seed: seeds[t],
       };
-      tf.dispose([xs, ys]);
+      start += size;
       requests.push(this.workers[t - 1].request(msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]));
     }
     const settled = Promise.allSettled(requests);

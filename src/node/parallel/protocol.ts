@@ -15,6 +15,11 @@ export interface WeightSlot {
   trainable: boolean;
 }
 
+/** The part of the shared weight buffer that holds `slot`. */
+export function slotView(buffer: SharedArrayBuffer, slot: WeightSlot): Float32Array | Int32Array {
+  return slot.dtype === 'int32' ? new Int32Array(buffer, slot.offset * 4, slot.size) : new Float32Array(buffer, slot.offset * 4, slot.size);
+}
+
 /** Trainer → worker: build the model. */
 export interface InitMessage {
   type: 'init';
@@ -61,4 +66,4 @@ export type WorkerReply =
   | { type: 'error'; id?: number; message: string };
 
 /** Trainer → worker. */
-export type TrainerMessage = InitMessage | StepMessage | { type: 'close' };
+export type TrainerMessage = InitMessage | StepMessage;

@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 // The library's index registers every layer class, so that the topology deserializes.
 import { accumulateGradients, RandomGenerator, withRandomGenerator } from 'vit-tfjs';
 import { selectBackend } from '../backend';
-import type { InitMessage, StepMessage, TrainerMessage, WeightSlot, WorkerReply } from './protocol';
+import { slotView, type InitMessage, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
 interface WorkerState {
   model: tfl.LayersModel;
@@ -48,11 +48,7 @@ async function init(msg: InitMessage): Promise<void> {
 
 function loadWeights(s: WorkerState): void {
   const values = s.slots.map((slot) => {
-    const view =
-      slot.dtype === 'int32'
-        ? new Int32Array(s.weights, slot.offset * 4, slot.size)
-        : new Float32Array(s.weights, slot.offset * 4, slot.size);
-    return tf.tensor(view.slice(), slot.shape, slot.dtype);
+    return tf.tensor(slotView(s.weights, slot).slice(), slot.shape, slot.dtype);
   });
   try {
     s.model.setWeights(values);
@@ -89,12 +85,6 @@ function messageOf(err: unknown): string {
 }
 
 parentPort!.on('message', (msg: TrainerMessage) => {
-  if (msg.type === 'close') {
-    state?.model.dispose();
-    state = null;
-    parentPort!.close();
-    return;
-  }
   if (msg.type === 'init') {
     init(msg).then(
       () => reply({ type: 'ready' }),
