@@ -147,11 +147,6 @@ function headsBack(x: tf.Tensor, b: number, h: number): tf.Tensor {
   return tf.transpose(tf.reshape(x, [b, h, t, d]), [0, 2, 1, 3]);
 }
 
-/** [B·H, d, T] → [B, T, H, d] */
-function headsBackTransposed(x: tf.Tensor, b: number, h: number): tf.Tensor {
-  const [, d, t] = x.shape as number[];
-  return tf.transpose(tf.reshape(x, [b, h, d, t]), [0, 3, 1, 2]);
-}
 
 /** scores = softmax(scale · Q·Kᵀ + bias) as one node; gradient by non-transposed batched products. */
 function scoresNode(scale: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf.Tensor) => tf.Tensor {
@@ -169,9 +164,11 @@ function scoresNode(scale: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf
         // softmax: dL = P⊙dP − P⊙Σ(P⊙dP)
         const g = tf.mul(ps, dp);
         const dl = tf.reshape(tf.sub(g, tf.mul(ps, tf.sum(g, -1, true))), [b * h, tq, tk]);
+        // dK = dLᵀ·Q rather than dKᵀ = Qᵀ·dL: XNNPACK packs the second operand of every slice anew, and Q
+        // [Tq, d] is smaller than dL [Tq, Tk]; the transpose of dL is a cheap batched one.
         const dq = tf.mul(bmm(dl, headsFirst(ks)), scale); // [BH, Tq, d]
-        const dkT = bmm(tf.mul(headsFirstTransposed(qs), scale), dl); // [BH, d, Tk]
-        return [headsBack(dq, b, h), headsBackTransposed(dkT, b, h)];
+        const dk = tf.mul(bmm(tf.transpose(dl, [0, 2, 1]), headsFirst(qs)), scale); // [BH, Tk, d]
+        return [headsBack(dq, b, h), headsBack(dk, b, h)];
       },
     };
   });
@@ -192,9 +189,10 @@ function valueNode(dropMask: tf.Tensor | null): (p: tf.Tensor, v: tf.Tensor) => 
         const dyH = headsFirst(dy); // [BH, Tq, dv]
         let dp = tf.reshape(bmm(dyH, headsFirstTransposed(vs)), [b, h, tq, tk]);
         if (m != null) dp = tf.mul(dp, m);
+        // dV = (P⊙M)ᵀ·dY (second operand dY [Tq, dv], smaller than P [Tq, Tk]; see scoresNode).
         const pd = tf.reshape(m != null ? tf.mul(ps, m) : ps, [b * h, tq, tk]);
-        const dvT = bmm(headsFirstTransposed(dy), pd); // [BH, dv, Tk]
-        return [dp, headsBackTransposed(dvT, b, h)];
+        const dv = bmm(tf.transpose(pd, [0, 2, 1]), dyH); // [BH, Tk, dv]
+        return [dp, headsBack(dv, b, h)];
       },
     };
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customNode } from './fast_util';
 import { prepareFastPath, useFastOps } from './mode';
+import { sumLeadingAxes } from './transpose';
 
 /**
  * Layer normalization over the last axis: `(x − mean) / √(var + epsilon) · gamma + beta`,
@@ -33,8 +34,7 @@ export function layerNormReference(
 
 /** Sums `t` over every axis but the last, keeping the shape of `like` (gamma/beta). */
 function sumToParam(t: tf.Tensor, like: tf.Tensor): tf.Tensor {
-  const lead = t.shape.slice(0, -1).map((_, i) => i);
-  return tf.reshape(tf.sum(t, lead), like.shape);
+  return tf.reshape(sumLeadingAxes(t), like.shape);
 }
 
 /** x̂ = (x − mean) / √(var + epsilon) over the last axis, and 1 / √(var + epsilon). */
@@ -52,17 +52,16 @@ function layerNormNode(epsilon: number, hasGamma: boolean, hasBeta: boolean): (.
     const beta = hasBeta ? (args[hasGamma ? 2 : 1] as tf.Tensor) : null;
     const save = args[1 + Number(hasGamma) + Number(hasBeta)] as tf.GradSaveFunc;
     const axis = x.rank - 1;
-    const [xhat] = normalize(x, epsilon);
+    const [xhat, rstd] = normalize(x, epsilon);
     let y = gamma != null ? tf.mul(xhat, gamma) : xhat;
     if (beta != null) y = tf.add(y, beta);
-    // Only inputs are kept (tfjs's leak check flags kept intermediates); x̂ is recomputed in the backward pass,
-    // which also keeps one activation-sized tensor less alive between the passes.
-    save(gamma != null ? [x, gamma] : [x]);
+    // x̂ takes the place of x between the passes (same size; x itself is not needed by the gradient).
+    save(gamma != null ? [xhat, rstd, gamma] : [xhat, rstd]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xh, rs] = normalize(saved[0], epsilon);
-        const g = gamma != null ? tf.mul(dy, saved[1]) : dy;
+        const [xh, rs] = saved;
+        const g = gamma != null ? tf.mul(dy, saved[2]) : dy;
         const meanG = tf.mean(g, axis, true);
         const meanGX = tf.mean(tf.mul(g, xh), axis, true);
         const dx = tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xh, meanGX)), rs);

@@ -28,7 +28,10 @@ interface WasmTensorData {
 }
 
 interface WasmModuleLike {
-  cwrap(name: string, returnType: null, argTypes: string[]): (...args: unknown[]) => void;
+  /** The backend's exported `BatchMatMul(aId, aShape*, aRank, bId, bShape*, bRank, transposeA, transposeB, outId)`. */
+  _BatchMatMul(...args: number[]): void;
+  _malloc(bytes: number): number;
+  HEAPU8: Uint8Array;
   tfjs: {
     registerTensor(id: number, size: number, memoryOffset: number): void;
     disposeData(id: number): void;
@@ -42,20 +45,8 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-type RawBatchMatMul = (
-  aId: number,
-  aShape: Uint8Array,
-  aRank: number,
-  bId: number,
-  bShape: Uint8Array,
-  bRank: number,
-  transposeA: boolean,
-  transposeB: boolean,
-  outId: number,
-) => void;
-
-let rawBatchMatMul: RawBatchMatMul | null = null;
-let rawFor: WasmModuleLike | null = null;
+/** Per wasm module: two int32[3] shape buffers in its heap, allocated once (the kernel passes pointers to them). */
+const shapeBuffers = new WeakMap<WasmModuleLike, number>();
 let registered = false;
 let availability: boolean | null = null;
 
@@ -64,7 +55,8 @@ function asWasmBackend(backend: unknown): WasmBackendLike | null {
   if (
     b == null ||
     b.wasm == null ||
-    typeof b.wasm.cwrap !== 'function' ||
+    typeof b.wasm._BatchMatMul !== 'function' ||
+    typeof b.wasm._malloc !== 'function' ||
     b.wasm.tfjs == null ||
     typeof b.wasm.tfjs.registerTensor !== 'function' ||
     typeof b.wasm.tfjs.disposeData !== 'function' ||
@@ -78,26 +70,14 @@ function asWasmBackend(backend: unknown): WasmBackendLike | null {
   return b as WasmBackendLike;
 }
 
-function getRaw(wasm: WasmModuleLike): RawBatchMatMul {
-  if (rawBatchMatMul == null || rawFor !== wasm) {
-    rawBatchMatMul = wasm.cwrap('BatchMatMul', null, [
-      'number',
-      'array',
-      'number',
-      'number',
-      'array',
-      'number',
-      'number',
-      'number',
-      'number',
-    ]) as RawBatchMatMul;
-    rawFor = wasm;
+/** Byte address of the module's two shape buffers (a's, then b's 12 bytes later). */
+function shapeBuffer(wasm: WasmModuleLike): number {
+  let ptr = shapeBuffers.get(wasm);
+  if (ptr == null) {
+    ptr = wasm._malloc(24);
+    shapeBuffers.set(wasm, ptr);
   }
-  return rawBatchMatMul;
-}
-
-function shapeBytes(shape: number[]): Uint8Array {
-  return new Uint8Array(new Int32Array(shape).buffer);
+  return ptr;
 }
 
 /** `out[i] = a[i] · b[i]` (or `b[0]` when b has batch 1) for a [n, m, k], b [n | 1, k, p] → [n, m, p]. */
@@ -120,10 +100,12 @@ function batchMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
   const aData = backend.dataIdMap.get(a.dataId) as WasmTensorData;
   const bData = backend.dataIdMap.get(b.dataId) as WasmTensorData;
   const outData = backend.dataIdMap.get(out.dataId) as WasmTensorData;
-  const raw = getRaw(backend.wasm);
-  const reg = backend.wasm.tfjs;
-  const aShape = shapeBytes([1, m, k]);
-  const bShape = shapeBytes([1, k, p]);
+  const wasm = backend.wasm;
+  const reg = wasm.tfjs;
+  // The export takes shapes by pointer: written once here, the same for every slice.
+  const aShape = shapeBuffer(wasm);
+  const bShape = aShape + 12;
+  new Int32Array(wasm.HEAPU8.buffer, aShape, 6).set([1, m, k, 1, k, p]);
   const aStride = m * k * 4;
   const bStride = nb === 1 ? 0 : k * p * 4;
   const outStride = m * p * 4;
@@ -145,7 +127,7 @@ function batchMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
         reg.registerTensor(bId, k * p, bData.memoryOffset + i * bStride);
       }
       try {
-        raw(aId, aShape, 3, bId, bShape, 3, false, false, outId);
+        wasm._BatchMatMul(aId, aShape, 3, bId, bShape, 3, 0, 0, outId);
       } finally {
         // Disposing a view only forgets the id (and the XNNPACK operator cached on it); the memory stays.
         reg.disposeData(aId);
@@ -167,15 +149,7 @@ export function wasmBatchMatMulAvailable(): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   if (availability == null) {
     const backend = asWasmBackend(tf.backend());
-    let ok = backend != null;
-    if (ok) {
-      try {
-        getRaw((backend as WasmBackendLike).wasm);
-      } catch {
-        ok = false;
-      }
-    }
-    availability = ok;
+    availability = backend != null;
   }
   return availability;
 }
