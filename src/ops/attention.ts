@@ -157,17 +157,17 @@ function scoresNode(scale: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf
     let logits = tf.reshape(bmm(q, headsFirstTransposed(key)), [b, h, tq, tk]);
     if (bias != null) logits = tf.add(logits, bias);
     const p = tf.softmax(logits);
-    save([query, key, p]);
+    save([q, key, p]); // q heads-first and scaled, as the gradient of K uses it
     return {
       value: p,
-      gradFunc: (dp: tf.Tensor, [qs, ks, ps]: tf.Tensor[]) => {
+      gradFunc: (dp: tf.Tensor, [qScaled, ks, ps]: tf.Tensor[]) => {
         // softmax: dL = P⊙dP − P⊙Σ(P⊙dP)
         const g = tf.mul(ps, dp);
         const dl = tf.reshape(tf.sub(g, tf.mul(ps, tf.sum(g, -1, true))), [b * h, tq, tk]);
         // dK = dLᵀ·Q rather than dKᵀ = Qᵀ·dL: XNNPACK packs the second operand of every slice anew, and Q
         // [Tq, d] is smaller than dL [Tq, Tk]; the transpose of dL is a cheap batched one.
         const dq = tf.mul(bmm(dl, headsFirst(ks)), scale); // [BH, Tq, d]
-        const dk = tf.mul(bmm(tf.transpose(dl, [0, 2, 1]), headsFirst(qs)), scale); // [BH, Tk, d]
+        const dk = bmm(tf.transpose(dl, [0, 2, 1]), qScaled); // [BH, Tk, d]
         return [headsBack(dq, b, h), headsBack(dk, b, h)];
       },
     };
