@@ -147,7 +147,6 @@ function headsBack(x: tf.Tensor, b: number, h: number): tf.Tensor {
   return tf.transpose(tf.reshape(x, [b, h, t, d]), [0, 2, 1, 3]);
 }
 
-
 /** scores = softmax(scale · Q·Kᵀ + bias) as one node; gradient by non-transposed batched products. */
 function scoresNode(scale: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf.Tensor) => tf.Tensor {
   return customNode<[tf.Tensor, tf.Tensor]>((query, key, save) => {
