@@ -125,7 +125,27 @@ export function trainStep(
   y: tf.Tensor,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  const { gradients, loss, outputs } = accumulateGradients(model, x, y, options);
+  return applyAccumulatedGradients(model, optimizer, accumulateGradients(model, x, y, options));
+}
+
+/**
+ * The optimizer step that ends {@link trainStep}: applies `accumulated.gradients` (in the order of
+ * `model.trainableWeights`) with `optimizer` and disposes them; returns the loss and the outputs (the caller
+ * disposes the outputs; on an error they are disposed too). For loops that compute the gradients themselves, e.g.
+ * summed over several threads' shares of a batch.
+ *
+ * @example
+ * ```ts
+ * const { loss, outputs } = applyAccumulatedGradients(model, optimizer, accumulateGradients(model, xs, ys));
+ * outputs.dispose();
+ * ```
+ */
+export function applyAccumulatedGradients(
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  accumulated: AccumulatedGradients,
+): TrainStepResult {
+  const { gradients, loss, outputs } = accumulated;
   try {
     optimizer.applyGradients(namedGradients(model, gradients));
   } catch (err) {

@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   accumulateGradients,
+  type AccumulatedGradients,
+  applyAccumulatedGradients,
   globalRandom,
-  namedGradients,
   RandomGenerator,
   trainStep,
   type TrainStepResult,
@@ -270,7 +271,7 @@ export class DataParallelTrainer {
     }
     const settled = Promise.allSettled(requests);
 
-    let own: ReturnType<typeof accumulateGradients> | null = null;
+    let own: AccumulatedGradients | null = null;
     let ownError: unknown = null;
     try {
       const xs = tf.slice(x, 0, sizes[0]);
@@ -298,16 +299,8 @@ export class DataParallelTrainer {
     );
     const outputs = tf.tidy(() => tf.concat([mine.outputs, ...results.map((r) => tf.tensor(r.outputs, r.outputsShape, 'float32'))], 0));
     tf.dispose([...mine.gradients, mine.outputs]);
-    try {
-      this.optimizer.applyGradients(namedGradients(this.model, gradients));
-    } catch (err) {
-      outputs.dispose();
-      throw err;
-    } finally {
-      tf.dispose(gradients);
-    }
     const loss = results.reduce((sum, r) => sum + r.loss, mine.loss);
-    return { loss, outputs };
+    return applyAccumulatedGradients(this.model, this.optimizer, { gradients, loss, outputs });
   }
 
   /** Stops the worker threads. The model and optimizer stay usable on this thread. */

@@ -47,9 +47,8 @@ async function init(msg: InitMessage): Promise<void> {
 }
 
 function loadWeights(s: WorkerState): void {
-  const values = s.slots.map((slot) => {
-    return tf.tensor(slotView(s.weights, slot).slice(), slot.shape, slot.dtype);
-  });
+  // `slice` copies out of the shared buffer: the cpu backend keeps the array it is given, which the trainer rewrites.
+  const values = s.slots.map((slot) => tf.tensor(slotView(s.weights, slot).slice(), slot.shape, slot.dtype));
   try {
     s.model.setWeights(values);
   } finally {
