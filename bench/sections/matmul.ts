@@ -2,11 +2,12 @@
  * The machine's matMul speed on each backend, as a yardstick for the other sections: GFLOP/s (1 multiply–add =
  * 2 FLOPs) of a 2-D product without transpose flags, the same with `transposeA` / `transposeB` (what tfjs's
  * default matMul gradient uses), and a batched product as in attention ([B·H, T, d] · [B·H, d, T]), by plain
- * `tf.matMul` and, on wasm, by the library's XNNPACK-backed batched kernel.
+ * `tf.matMul` and, on wasm, by the library's SIMD kernel (which also runs the transposeA product of weight gradients).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { settle, timeRepeated, type BenchContext } from '../context';
-import { wasmBatchMatMul, wasmBatchMatMulAvailable } from '../../src/ops/wasm/batch_matmul';
+import { simdKernelsAvailable } from '../../src/ops/wasm/simd';
+import { simdBatchMatMul, simdMatMulTransposeA } from '../../src/ops/wasm/strided_matmul';
 
 export default async function run(ctx: BenchContext): Promise<void> {
   for (const backend of ctx.backends) {
@@ -22,10 +23,15 @@ export default async function run(ctx: BenchContext): Promise<void> {
         ['2-D transposeB', [m, k], [n, k], false, true],
         ['2-D transposeA', [k, m], [k, n], true, false],
       ];
-      for (const [label, aShape, bShape, ta, tb] of cases) {
+      const simd = backend === 'wasm' && simdKernelsAvailable();
+      const runs: [string, number[], number[], (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = cases.map(
+        ([label, aShape, bShape, ta, tb]) => [label, aShape, bShape, (a, b) => tf.matMul(a, b, ta, tb)],
+      );
+      if (simd) runs.push(['2-D transposeA, SIMD kernel (vit-tfjs)', [k, m], [k, n], (a, b) => simdMatMulTransposeA(a, b)]);
+      for (const [label, aShape, bShape, product] of runs) {
         const a = tf.randomNormal(aShape);
         const b = tf.randomNormal(bShape);
-        const t = await timeRepeated(() => settle(tf.matMul(a, b, ta, tb)), { warmup: 1, repeats });
+        const t = await timeRepeated(() => settle(product(a, b)), { warmup: 1, repeats });
         tf.dispose([a, b]);
         ctx.report({
           section: 'matmul',
@@ -42,7 +48,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
     const kT = tf.randomNormal([batch, dim, tokens]);
     const flops = 2 * batch * tokens * dim * tokens;
     const batched: [string, () => tf.Tensor][] = [['batched tf.matMul', () => tf.matMul(q, kT)]];
-    if (backend === 'wasm' && wasmBatchMatMulAvailable()) batched.push(['batched XNNPACK kernel (vit-tfjs)', () => wasmBatchMatMul(q, kT)]);
+    if (backend === 'wasm' && simdKernelsAvailable()) batched.push(['batched SIMD kernel (vit-tfjs)', () => simdBatchMatMul(q, kT)]);
     for (const [label, f] of batched) {
       const t = await timeRepeated(() => settle(f()), { warmup: 1, repeats });
       ctx.report({

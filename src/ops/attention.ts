@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { globalRandom } from '../utils/random';
 import { assertInRange } from '../utils/validate';
 import { dropoutMask } from './dropout';
-import { prepareFastPath, useFastOps, useWasmBatchMatMul } from './mode';
-import { wasmBatchMatMul } from './wasm/batch_matmul';
 import { customNode } from './fast_util';
+import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
+import { stridedMatMul } from './wasm/strided_matmul';
 
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -43,9 +43,10 @@ export interface AttentionResult {
  * fills masked logits with a large negative number). With `training` and `dropout` > 0 the probabilities
  * are multiplied by a {@link dropoutMask} before the product with V (`scores` are returned before dropout).
  *
- * On the wasm backend (see {@link OpsMode}) this runs as two nodes with hand-written gradients,
- * `scores = softmax(...)` and `output = dropout(scores)·V`, whose batched products (forward and backward)
- * all run through XNNPACK, one (batch, head) slice at a time, without transposed products.
+ * On the fast path (see {@link OpsMode}) this runs as two nodes with hand-written gradients,
+ * `scores = softmax(...)` and `output = dropout(scores)·V`; on wasm their products (forward and backward) run
+ * through the library's SIMD kernel, which reads every (example, head) matrix in place from the [B, T, H, d]
+ * projections and writes the outputs there: no per-head transposes but those of Kᵀ and Vᵀ.
  *
  * @example
  * ```ts
@@ -124,82 +125,117 @@ export function attentionReference(
   });
 }
 
-/** [n, m, k] · [n, k, p] → [n, m, p], non-transposed; through XNNPACK on wasm. */
-function bmm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return useWasmBatchMatMul() ? wasmBatchMatMul(a, b) : tf.matMul(a, b);
+/**
+ * How a per-(example, head) matrix sits in a rank-4 tensor: `'tokens'` [B, rows, H, cols] (the projections'
+ * layout, heads interleaved in each token) or `'heads'` [B, H, rows, cols].
+ */
+type HeadLayout = 'tokens' | 'heads';
+
+/** An operand of {@link headProduct}: a rank-4 tensor, its layout, and whether its matrices enter transposed. */
+interface HeadOperand {
+  x: tf.Tensor;
+  layout: HeadLayout;
+  transpose?: boolean;
 }
 
-/** [B, T, H, d] → [B·H, T, d] */
-function headsFirst(x: tf.Tensor): tf.Tensor {
-  const [b, t, h, d] = x.shape as number[];
-  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * h, t, d]);
+/** Rows and columns of the (example, head) matrices of `o` as stored. */
+function matrixShape(o: HeadOperand): [number, number] {
+  const [, a, b, c] = o.x.shape as number[];
+  return o.layout === 'tokens' ? [a, c] : [b, c];
 }
 
-/** [B, T, H, d] → [B·H, d, T] */
-function headsFirstTransposed(x: tf.Tensor): tf.Tensor {
-  const [b, t, h, d] = x.shape as number[];
-  return tf.reshape(tf.transpose(x, [0, 2, 3, 1]), [b * h, d, t]);
+/** Element strides of the (example, head) matrices of a tensor in `layout` with `rows` × `cols` matrices. */
+function headStrides(layout: HeadLayout, heads: number, rows: number, cols: number): { batch: [number, number]; row: number } {
+  return layout === 'tokens' ? { batch: [rows * heads * cols, cols], row: heads * cols } : { batch: [heads * rows * cols, rows * cols], row: cols };
 }
 
-/** [B·H, T, d] → [B, T, H, d] */
-function headsBack(x: tf.Tensor, b: number, h: number): tf.Tensor {
-  const [, t, d] = x.shape as number[];
-  return tf.transpose(tf.reshape(x, [b, h, t, d]), [0, 2, 1, 3]);
+/**
+ * `alpha · op(A)·op(B)` for every (example, head), in `outLayout`. With the SIMD kernels the products read A in
+ * place through strides (transposed or not, either layout) and B and the output in either layout, so the only copy
+ * is that of a transposed B; otherwise heads-first copies and a batched `tf.matMul`.
+ */
+function headProduct(a: HeadOperand, b: HeadOperand, outLayout: HeadLayout, alpha = 1): tf.Tensor {
+  const [batch, d1, d2] = a.x.shape as number[];
+  const heads = a.layout === 'tokens' ? d2 : d1;
+  const [ar, ac] = matrixShape(a);
+  const [m, k] = a.transpose ? [ac, ar] : [ar, ac];
+  const [br, bc] = matrixShape(b);
+  const n = b.transpose ? br : bc;
+  const outShape = outLayout === 'tokens' ? [batch, m, heads, n] : [batch, heads, m, n];
+  if (!useSimdKernels()) {
+    const headsFirst = (o: HeadOperand) => {
+      const t = o.layout === 'tokens' ? tf.transpose(o.x, [0, 2, 1, 3]) : o.x;
+      return tf.reshape(t, [batch * heads, ...matrixShape(o)]);
+    };
+    let y = tf.matMul(headsFirst(a), headsFirst(b), a.transpose, b.transpose);
+    if (alpha !== 1) y = tf.mul(y, alpha);
+    y = tf.reshape(y, [batch, heads, m, n]);
+    return outLayout === 'tokens' ? tf.transpose(y, [0, 2, 1, 3]) : y;
+  }
+  // B's rows must be contiguous: a transposed B is copied heads-first, [B, H, n, k] → [B, H, k, n].
+  const bx = b.transpose ? tf.transpose(b.x, b.layout === 'tokens' ? [0, 2, 3, 1] : [0, 1, 3, 2]) : b.x;
+  const bStrides = b.transpose ? headStrides('heads', heads, k, n) : headStrides(b.layout, heads, br, bc);
+  const aStrides = headStrides(a.layout, heads, ar, ac);
+  return stridedMatMul(a.x, bx, outShape, {
+    batch: [batch, heads],
+    m,
+    n,
+    k,
+    a: { batch: aStrides.batch, row: a.transpose ? 1 : aStrides.row, depth: a.transpose ? aStrides.row : 1 },
+    b: bStrides,
+    c: headStrides(outLayout, heads, m, n),
+    alpha,
+  });
 }
 
-/** scores = softmax(scale · Q·Kᵀ + bias) as one node; gradient by non-transposed batched products. */
+/** scores = softmax(scale · Q·Kᵀ + bias) as one node with a hand-written gradient. */
 function scoresNode(scale: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf.Tensor) => tf.Tensor {
   return customNode<[tf.Tensor, tf.Tensor]>((query, key, save) => {
-    const [b, tq, h] = query.shape as number[];
-    const tk = key.shape[1] as number;
-    const q = tf.mul(headsFirst(query), scale); // [BH, Tq, d]
-    let logits = tf.reshape(bmm(q, headsFirstTransposed(key)), [b, h, tq, tk]);
+    let logits = headProduct({ x: query, layout: 'tokens' }, { x: key, layout: 'tokens', transpose: true }, 'heads', scale);
     if (bias != null) logits = tf.add(logits, bias);
-    const p = tf.softmax(logits);
-    save([q, key, p]); // q heads-first and scaled, as the gradient of K uses it
+    const p = tf.softmax(logits); // [B, H, Tq, Tk]
+    save([query, key, p]);
     return {
       value: p,
-      gradFunc: (dp: tf.Tensor, [qScaled, ks, ps]: tf.Tensor[]) => {
+      gradFunc: (dp: tf.Tensor, [qs, ks, ps]: tf.Tensor[]) => {
         // softmax: dL = P⊙dP − P⊙Σ(P⊙dP)
         const g = tf.mul(ps, dp);
-        const dl = tf.reshape(tf.sub(g, tf.mul(ps, tf.sum(g, -1, true))), [b * h, tq, tk]);
-        // dK = dLᵀ·Q rather than dKᵀ = Qᵀ·dL: XNNPACK packs the second operand of every slice anew, and Q
-        // [Tq, d] is smaller than dL [Tq, Tk]; the transpose of dL is a cheap batched one.
-        const dq = tf.mul(bmm(dl, headsFirst(ks)), scale); // [BH, Tq, d]
-        const dk = bmm(tf.transpose(dl, [0, 2, 1]), qScaled); // [BH, Tk, d]
-        return [headsBack(dq, b, h), headsBack(dk, b, h)];
+        const dl = tf.sub(g, tf.mul(ps, tf.sum(g, -1, true)));
+        // dQ = scale·dL·K, dK = scale·dLᵀ·Q
+        const dq = headProduct({ x: dl, layout: 'heads' }, { x: ks, layout: 'tokens' }, 'tokens', scale);
+        const dk = headProduct({ x: dl, layout: 'heads', transpose: true }, { x: qs, layout: 'tokens' }, 'tokens', scale);
+        return [dq, dk];
       },
     };
   });
 }
 
-/** output = (scores ⊙ dropMask)·V as one node; gradient by non-transposed batched products. */
+/** output = (scores ⊙ dropMask)·V as one node with a hand-written gradient. */
 function valueNode(dropMask: tf.Tensor | null): (p: tf.Tensor, v: tf.Tensor) => tf.Tensor {
   return customNode<[tf.Tensor, tf.Tensor]>((p, value, save) => {
-    const [b, h, tq, tk] = p.shape as number[];
     const probs = dropMask != null ? tf.mul(p, dropMask) : p;
-    const out = bmm(tf.reshape(probs, [b * h, tq, tk]), headsFirst(value)); // [BH, Tq, dv]
+    const out = headProduct({ x: probs, layout: 'heads' }, { x: value, layout: 'tokens' }, 'tokens'); // [B, Tq, H, dv]
+    // P itself is kept anyway (it is the scores node's output); P⊙M is recomputed rather than kept.
     save(dropMask != null ? [p, value, dropMask] : [p, value]);
     return {
-      value: headsBack(out, b, h),
+      value: out,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [ps, vs] = saved;
         const m = saved.length > 2 ? saved[2] : null;
-        const dyH = headsFirst(dy); // [BH, Tq, dv]
-        let dp = tf.reshape(bmm(dyH, headsFirstTransposed(vs)), [b, h, tq, tk]);
+        const pd = m != null ? tf.mul(ps, m) : ps;
+        // dP = dY·Vᵀ (⊙ M), dV = (P⊙M)ᵀ·dY
+        let dp = headProduct({ x: dy, layout: 'tokens' }, { x: vs, layout: 'tokens', transpose: true }, 'heads');
         if (m != null) dp = tf.mul(dp, m);
-        // dV = (P⊙M)ᵀ·dY (second operand dY [Tq, dv], smaller than P [Tq, Tk]; see scoresNode).
-        const pd = tf.reshape(m != null ? tf.mul(ps, m) : ps, [b * h, tq, tk]);
-        const dv = bmm(tf.transpose(pd, [0, 2, 1]), dyH); // [BH, Tk, dv]
-        return [dp, headsBack(dv, b, h)];
+        const dv = headProduct({ x: pd, layout: 'heads', transpose: true }, { x: dy, layout: 'tokens' }, 'tokens');
+        return [dp, dv];
       },
     };
   });
 }
 
 /**
- * The fast formulation of {@link scaledDotProductAttention} (see there); any backend (the XNNPACK batched
- * product only on wasm).
+ * The fast formulation of {@link scaledDotProductAttention} (see there); any backend (the SIMD products only on
+ * wasm).
  * @internal
  */
 export function attentionFast(

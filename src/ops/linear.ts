@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, ActivationName } from './activations';
 import { customNode } from './fast_util';
-import { prepareFastPath, useFastOps } from './mode';
+import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
 import { transposeMatrix } from './transpose';
+import { simdColumnSums, simdMatMulTransposeA } from './wasm/strided_matmul';
 
 /**
  * A dense projection over the last axis: `activation(x · kernel + bias)`, for `x` of any rank ≥ 2.
@@ -14,7 +15,8 @@ import { transposeMatrix } from './transpose';
  * This is the single place every dense computation of the library goes through. On the wasm and cpu backends (see
  * {@link OpsMode}) it runs as one 2-D non-transposed `matMul` with the bias (and a ReLU) fused, and its gradient
  * is made of explicit transposes and 2-D non-transposed products (`dX = dY·Wᵀ`, `dW = Xᵀ·dY`), which XNNPACK
- * runs 10× faster than the transposed products of tfjs's default `matMul` gradient.
+ * runs 10× faster than the transposed products of tfjs's default `matMul` gradient. On wasm, `dW = Xᵀ·dY` and the
+ * bias gradient run through the library's SIMD product, which reads Xᵀ in place.
  *
  * @example
  * ```ts
@@ -95,6 +97,11 @@ function denseNode(fused: Fused, withBias: boolean): (...args: tf.Tensor[]) => t
           rows * (2 * outDim + inDim) < inDim * outDim
             ? transposeMatrix(tf.matMul(ws, transposeMatrix(dz)))
             : tf.matMul(dz, transposeMatrix(ws));
+        if (useSimdKernels()) {
+          // The SIMD product reads Xᵀ through strides: no transpose, no packed copy of a [rows, ·] operand.
+          const dw = simdMatMulTransposeA(xs, dz);
+          return withBias ? [dx, dw, simdColumnSums(dz)] : [dx, dw];
+        }
         // XNNPACK packs the second operand of every product anew (a few ns per element): of dW = Xᵀ·dY and
         // dW = (dYᵀ·X)ᵀ, use the one whose second operand (X [rows, in] or dY [rows, out]) is narrower. With dYᵀ
         // at hand, the bias gradient is a sum over its last axis, several times faster than over dY's first.

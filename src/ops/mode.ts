@@ -1,17 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOneOf } from '../utils/validate';
-import { wasmBatchMatMulAvailable } from './wasm/batch_matmul';
+import { simdKernelsAvailable } from './wasm/simd';
 import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
 
 /**
  * Which formulation the library's ops ({@link linear}, {@link scaledDotProductAttention}, {@link layerNorm},
  * {@link gelu}) use:
- * - `'auto'` (default): the fast formulations (custom gradients made of 2-D non-transposed matrix products,
- *   XNNPACK-backed batched products for attention) on the wasm and cpu backends (on cpu they are 1.0–1.8× faster
- *   than the plain ones), the plain tf-op formulations on the others (tfjs-node, webgl, webgpu), whose kernels
- *   handle transposed and batched products natively;
- * - `'fast'`: the fast formulations on every backend (the wasm-only batched-product kernel is replaced by
- *   `tf.matMul` on other backends);
+ * - `'auto'` (default): the fast formulations (custom gradients made of 2-D non-transposed matrix products; on
+ *   wasm, the library's own WebAssembly SIMD kernels for strided products and GELU) on the wasm and cpu backends
+ *   (on cpu they are 1.0–1.8× faster than the plain ones), the plain tf-op formulations on the others (tfjs-node,
+ *   webgl, webgpu), whose kernels handle transposed and batched products natively;
+ * - `'fast'`: the fast formulations on every backend (the wasm-only SIMD kernels are replaced by tf ops on other
+ *   backends);
  * - `'reference'`: the plain tf-op formulations everywhere.
  *
  * Both compute the same function (float32 rounding aside); the test suite checks values and gradients.
@@ -61,7 +61,7 @@ export function prepareFastPath(): void {
   if (tf.getBackend() === 'wasm') setWasmZeroCopyIdentity(true);
 }
 
-/** Whether batched products may use the XNNPACK-backed wasm kernel. @internal */
-export function useWasmBatchMatMul(): boolean {
-  return mode !== 'reference' && wasmBatchMatMulAvailable();
+/** Whether the fast formulations may use the library's WebAssembly SIMD kernels (wasm backend only). @internal */
+export function useSimdKernels(): boolean {
+  return mode !== 'reference' && simdKernelsAvailable();
 }

@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import { ActivationName, gelu, geluReference } from '../../src/ops/activations';
-import { scaledDotProductAttention } from '../../src/ops/attention';
 import { dropout, dropoutMask } from '../../src/ops/dropout';
 import { layerNorm, layerNormFast, layerNormReference } from '../../src/ops/layer_norm';
 import { linear, linearFast, linearReference } from '../../src/ops/linear';
 import { setOpsMode } from '../../src/ops/mode';
 import { setWasmZeroCopyIdentity, wasmZeroCopyIdentityEnabled } from '../../src/ops/wasm/zero_copy_identity';
-import { WASM_BATCH_MATMUL_KERNEL, wasmBatchMatMul, wasmBatchMatMulAvailable } from '../../src/ops/wasm/batch_matmul';
 import { RandomGenerator } from '../../src/utils/random';
 import { describeBackends, expectNoTensorLeak } from '../helpers/backends';
 
@@ -293,92 +291,6 @@ describeBackends('dropoutMask and dropout', (backend) => {
       expect(wasmMask).toEqual(cpuMask);
     });
   }
-});
-
-describe('wasm batched matMul kernel', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-
-  function matmul64(a: number[], b: number[], n: number, m: number, k: number, p: number, bBatch: number): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const bi = bBatch === 1 ? 0 : i;
-      for (let r = 0; r < m; r++) {
-        for (let c = 0; c < p; c++) {
-          let s = 0;
-          for (let j = 0; j < k; j++) s += a[(i * m + r) * k + j] * b[(bi * k + j) * p + c];
-          out.push(s);
-        }
-      }
-    }
-    return out;
-  }
-
-  it('is available on wasm only', async () => {
-    expect(wasmBatchMatMulAvailable()).toBe(true);
-    await tf.setBackend('cpu');
-    expect(wasmBatchMatMulAvailable()).toBe(false);
-    await tf.setBackend('wasm');
-  });
-
-  for (const [n, m, k, p, bBatch] of [
-    [3, 5, 7, 4, 3],
-    [4, 2, 3, 6, 1],
-    [1, 9, 1, 2, 1],
-  ]) {
-    it(`matches float64 for a [${n},${m},${k}] · [${bBatch},${k},${p}]`, () => {
-      const rng = new RandomGenerator(n * 100 + p);
-      const a = randomArray(rng, n * m * k);
-      const b = randomArray(rng, bBatch * k * p);
-      const got = tf.tidy(() => {
-        const out = wasmBatchMatMul(tf.tensor(a, [n, m, k]), tf.tensor(b, [bBatch, k, p]));
-        return { shape: out.shape, values: Array.from(out.dataSync()) };
-      });
-      expect(got.shape).toEqual([n, m, p]);
-      expectClose(got.values, matmul64(a, b, n, m, k, p, bBatch), 'product');
-    });
-  }
-
-  it('gives fresh results when its operands are new tensors at recycled addresses (no stale XNNPACK operator)', () => {
-    for (let i = 0; i < 3; i++) {
-      const rng = new RandomGenerator(i);
-      const a = randomArray(rng, 2 * 3 * 4);
-      const b = randomArray(rng, 2 * 4 * 5);
-      const got = tf.tidy(() => Array.from(wasmBatchMatMul(tf.tensor(a, [2, 3, 4]), tf.tensor(b, [2, 4, 5])).dataSync()));
-      expectClose(got, matmul64(a, b, 2, 3, 4, 5, 2), `round ${i}`);
-    }
-  });
-
-  it('rejects bad operands and leaks no tensors', async () => {
-    tf.tidy(() => {
-      expect(() => wasmBatchMatMul(tf.zeros([2, 3]), tf.zeros([3, 2]))).toThrow(/must be rank 3/);
-      expect(() => wasmBatchMatMul(tf.zeros([2, 3, 4]), tf.zeros([2, 5, 2]))).toThrow(/do not match/);
-      expect(() => wasmBatchMatMul(tf.zeros([2, 3, 4], 'int32'), tf.zeros([2, 4, 2], 'int32'))).toThrow(/must be float32/);
-    });
-    const [a, b] = [tf.ones([2, 3, 4]), tf.ones([2, 4, 5])];
-    await expectNoTensorLeak(() => tf.dispose(wasmBatchMatMul(a, b)));
-    tf.dispose([a, b]);
-  });
-
-  it("runs in attention on wasm in 'auto' mode, not on cpu or in 'reference' mode", async () => {
-    const kernelsOf = async () => {
-      const info = await tf.profile(() => {
-        const q = tf.ones([1, 3, 2, 4]);
-        tf.dispose([q, scaledDotProductAttention(q, q, q).output]);
-      });
-      return info.kernels.map((kk) => kk.name);
-    };
-    expect(await kernelsOf()).toContain(WASM_BATCH_MATMUL_KERNEL);
-    setOpsMode('reference');
-    expect(await kernelsOf()).not.toContain(WASM_BATCH_MATMUL_KERNEL);
-    setOpsMode('auto');
-    await tf.setBackend('cpu');
-    expect(await kernelsOf()).not.toContain(WASM_BATCH_MATMUL_KERNEL);
-    expect(await kernelsOf()).toContain('BatchMatMul');
-    await tf.setBackend('wasm');
-  });
 });
 
 describe('layerNorm and linear dispatch', () => {

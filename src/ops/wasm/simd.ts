@@ -1,0 +1,126 @@
+/**
+ * The library's own WebAssembly SIMD kernels for the wasm backend, and the tfjs kernels that run them.
+ *
+ * tfjs-backend-wasm 4.x leaves a ViT's training step with three kinds of slow work: products it cannot send to
+ * XNNPACK without a transposed copy (weight gradients `Xᵀ·dY`, attention's per-head products), XNNPACK repacking the
+ * second operand of every product (a few ns per element, the whole [tokens, channels] matrix for a weight gradient),
+ * and scalar loops for `Erf` and `Exp`. The module built from `scripts/simd` (see `simd_binary.generated.ts`) has:
+ * - `gemm`: a batched product `C = alpha · A·B` that reads `A` through any row and depth strides (a transposed or
+ *   head-interleaved operand needs no copy) and `B` / `C` through row strides, in 4×8 register tiles; about as
+ *   fast as XNNPACK's kernels here (28–32 GFLOP/s on one core) without packing;
+ * - `gelu` / `gelu_grad`: the exact GELU and its derivative, vectorized (erfc and exp by polynomials).
+ *
+ * The module imports the backend's `WebAssembly.Memory`, so it reads and writes tensors where they are. It is
+ * instantiated once per backend module; {@link simdKernelsAvailable} is false (and the ops fall back to tf ops)
+ * where the engine lacks WebAssembly SIMD, where the backend's internals differ from tfjs-backend-wasm 4.x, or with
+ * the threaded wasm build (whose memory is shared).
+ *
+ * @packageDocumentation
+ * @internal
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SIMD_MODULE_BASE64 } from './simd_binary.generated';
+
+/** The functions the SIMD module exports (pointers in bytes, strides in elements). @internal */
+export interface SimdExports {
+  gemm(
+    a: number, b: number, c: number, n1: number, n2: number,
+    sa1: number, sa2: number, sb1: number, sb2: number, sc1: number, sc2: number,
+    m: number, n: number, k: number, aRow: number, aDepth: number, bRow: number, cRow: number, alpha: number,
+  ): void;
+  gelu(x: number, y: number, n: number): void;
+  gelu_grad(x: number, dy: number, dx: number, n: number): void;
+}
+
+interface WasmTensorData {
+  memoryOffset: number;
+}
+
+/** The parts of tfjs-backend-wasm's backend object the kernels use. @internal */
+export interface WasmBackendInternals {
+  wasm: { asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: unknown): WasmTensorData | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+const instances = new WeakMap<object, SimdExports | null>();
+
+function compileOnce(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    compiled = null;
+    try {
+      const bytes = Uint8Array.from(atob(SIMD_MODULE_BASE64), (ch) => ch.charCodeAt(0));
+      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+function asInternals(backend: unknown): WasmBackendInternals | null {
+  const b = backend as Partial<WasmBackendInternals> | null;
+  if (b == null || b.wasm == null || b.dataIdMap == null || typeof b.dataIdMap.get !== 'function' || typeof b.makeOutput !== 'function') {
+    return null;
+  }
+  return b.wasm.asm?.memory instanceof WebAssembly.Memory ? (b as WasmBackendInternals) : null;
+}
+
+/** The SIMD module instantiated on `backend`'s memory, or null where it cannot run (see the module notes). @internal */
+export function simdExports(backend: unknown): SimdExports | null {
+  const internals = asInternals(backend);
+  if (internals == null) return null;
+  const key = internals.wasm as object;
+  let exports = instances.get(key);
+  if (exports === undefined) {
+    exports = null;
+    const module = compileOnce();
+    if (module != null) {
+      try {
+        const memory = (internals.wasm.asm as { memory: WebAssembly.Memory }).memory;
+        exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
+      } catch {
+        exports = null; // e.g. the threaded build's shared memory
+      }
+    }
+    instances.set(key, exports);
+  }
+  return exports;
+}
+
+/** Whether the active backend is wasm and the SIMD kernels run on it. @internal */
+export function simdKernelsAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && simdExports(tf.backend()) != null;
+}
+
+/** What a SIMD kernel function receives: the module, the backend, its inputs' byte addresses. @internal */
+export interface SimdKernelContext {
+  simd: SimdExports;
+  backend: WasmBackendInternals;
+  /** Byte address of a tensor's data in the wasm memory. */
+  address(t: tf.TensorInfo): number;
+}
+
+/**
+ * Registers `kernelName` for the wasm backend (once), running `run` with the SIMD module; tensors and attributes
+ * as any tfjs kernel. Called through `tf.engine().runKernel`, so it shows in `tf.profile` under its name.
+ * @internal
+ */
+export function registerSimdKernel(
+  kernelName: string,
+  run: (ctx: SimdKernelContext, inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => tf.TensorInfo,
+): void {
+  if (tf.getKernel(kernelName, 'wasm') != null) return;
+  const kernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => {
+    const backend = asInternals(args.backend);
+    const simd = backend == null ? null : simdExports(backend);
+    if (backend == null || simd == null) throw new Error(`${kernelName}: the SIMD kernels do not run on this backend`);
+    for (const [name, t] of Object.entries(args.inputs)) {
+      if (t.dtype !== 'float32') throw new Error(`${kernelName}: ${name} must be float32, got ${t.dtype}`);
+    }
+    const address = (t: tf.TensorInfo) => (backend.dataIdMap.get(t.dataId) as WasmTensorData).memoryOffset;
+    return run({ simd, backend, address }, args.inputs, args.attrs ?? {});
+  };
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
