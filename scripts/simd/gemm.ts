@@ -1,5 +1,5 @@
 /**
- * WebAssembly text of the strided, batched matrix product `C = alpha · A·B` (f32, 128-bit SIMD).
+ * WebAssembly text of the strided, batched matrix product `C = alpha · (A·B + bias)` (f32, 128-bit SIMD).
  *
  * The product is computed in register tiles of up to {@link TILE_ROWS} rows × 8 columns (two f32x4 accumulators
  * per row; narrower tiles of 4 and 1 columns finish a row), reading `A` through arbitrary row and depth strides
@@ -11,6 +11,8 @@
 export const TILE_ROWS = 4;
 /** Depth processed per pass over the tiles (measured: 128–256 best for [4096]-deep products). */
 export const DEPTH_CHUNK = 256;
+/** When B's depth chunk holds more floats than this (256 KB, half a typical L2), the tiles are visited columns outer (see {@link tileGrid}). */
+export const L2_FLOATS = 65536;
 
 type Width = 8 | 4 | 1;
 const WIDTHS: readonly Width[] = [8, 4, 1];
@@ -28,19 +30,23 @@ function tile(rows: number, width: Width): string {
   const rowPtr = (r: number) => (r === 0 ? '$a' : `$a${r}`);
   const out: string[] = [];
   out.push(
-    `(func $tile_${rows}x${width} (param $a i32) (param $b i32) (param $c i32) (param $k i32) (param $ars i32) (param $aks i32) (param $bks i32) (param $ldc i32) (param $accumulate i32) (param $alpha f32)`,
+    `(func $tile_${rows}x${width} (param $a i32) (param $b i32) (param $c i32) (param $k i32) (param $ars i32) (param $aks i32) (param $bks i32) (param $ldc i32) (param $accumulate i32) (param $bias i32) (param $alpha f32)`,
   );
   for (let r = 0; r < rows; r++) for (let v = 0; v < vectors; v++) out.push(`  (local ${acc(r, v)} ${ty})`);
   for (let v = 0; v < vectors; v++) out.push(`  (local $b${v} ${ty})`);
   out.push(`  (local $av ${ty}) (local $pc i32) (local $scale ${ty})`);
   for (let r = 1; r < rows; r++) out.push(`  (local $a${r} i32)`);
-  // Start from C's partial sums (a later depth chunk) or from zero.
+  // Start from C's partial sums (a later depth chunk), from the bias row (address 0: none) or from zero.
   out.push(`  (if (local.get $accumulate) (then`, `    (local.set $pc (local.get $c))`);
   for (let r = 0; r < rows; r++) {
     for (let v = 0; v < vectors; v++) out.push(`    (local.set ${acc(r, v)} (${load} offset=${v * 16} (local.get $pc)))`);
     if (r < rows - 1) out.push(`    (local.set $pc (i32.add (local.get $pc) (local.get $ldc)))`);
   }
-  out.push(`  ))`);
+  out.push(`  ) (else (if (local.get $bias) (then`);
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < vectors; v++) out.push(`    (local.set ${acc(r, v)} (${load} offset=${v * 16} (local.get $bias)))`);
+  }
+  out.push(`  ))))`);
   for (let r = 1; r < rows; r++) out.push(`  (local.set $a${r} (i32.add (local.get $a) (i32.mul (local.get $ars) (i32.const ${r}))))`);
   out.push(`  (loop $depth`);
   for (let v = 0; v < vectors; v++) out.push(`    (local.set $b${v} (${load} offset=${v * 16} (local.get $b)))`);
@@ -83,8 +89,37 @@ function dispatch(args: string): string {
 }
 
 /**
+ * The loops over the tiles of one depth chunk. `'rows'` outer: each strip of A rows stays in L1 while B's chunk
+ * (depth × n) is read from L2 — right while that chunk fits in L2. `'columns'` outer: each 8-column panel of B
+ * stays in L1 while A's chunk (m × depth) is read again for every panel — right for a wide B (a classifier head:
+ * [32, 9216]·[9216, 2048] in 47 ms instead of 77).
+ */
+function tileGrid(outer: 'rows' | 'columns', args: string): string {
+  const rowsLoop = (body: string) => `(local.set $i (i32.const 0))
+(loop $tileRows
+  (local.set $rows (i32.sub (local.get $m) (local.get $i)))
+  (if (i32.gt_u (local.get $rows) (i32.const ${TILE_ROWS})) (then (local.set $rows (i32.const ${TILE_ROWS}))))
+  ${body}
+  (local.set $i (i32.add (local.get $i) (local.get $rows)))
+  (br_if $tileRows (i32.lt_u (local.get $i) (local.get $m))))`;
+  const columnsLoop = (body: string) => `(local.set $j (i32.const 0))
+(loop $tileCols
+  (local.set $width (i32.sub (local.get $n) (local.get $j)))
+  (local.set $width (select (i32.const 8) (select (i32.const 4) (i32.const 1) (i32.ge_u (local.get $width) (i32.const 4))) (i32.ge_u (local.get $width) (i32.const 8))))
+  ${body}
+  (local.set $j (i32.add (local.get $j) (local.get $width)))
+  (br_if $tileCols (i32.lt_u (local.get $j) (local.get $n))))`;
+  const tileBody = `(local.set $pa (i32.add (local.get $a2) (i32.add (i32.mul (local.get $i) (local.get $ars)) (i32.mul (local.get $p0) (local.get $aks)))))
+(local.set $pb (i32.add (local.get $b2) (i32.add (i32.mul (local.get $p0) (local.get $bks)) (i32.shl (local.get $j) (i32.const 2)))))
+(local.set $pc (i32.add (local.get $c2) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2)))))
+(local.set $pbias (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
+${dispatch(args)}`;
+  return outer === 'rows' ? rowsLoop(columnsLoop(tileBody)) : columnsLoop(rowsLoop(tileBody));
+}
+
+/**
  * The exported `gemm`: for every batch index (i1 < n1, i2 < n2),
- * `C[i, j] = alpha · Σ_p A[i, p] · B[p, j]` (i < m, j < n, p < k) with element addresses
+ * `C[i, j] = alpha · (bias[j] + Σ_p A[i, p] · B[p, j])` (i < m, j < n, p < k; bias address 0: none) with element addresses
  * A: a + i1·sa1 + i2·sa2 + i·ars + p·aks, B: b + i1·sb1 + i2·sb2 + p·bks + j, C: c + i1·sc1 + i2·sc2 + i·ldc + j
  * (pointers in bytes, strides in elements; k ≥ 1).
  */
@@ -92,13 +127,14 @@ export function gemmWat(): string {
   const tiles: string[] = [];
   for (let rows = 1; rows <= TILE_ROWS; rows++) for (const w of WIDTHS) tiles.push(tile(rows, w));
   const args =
-    '(local.get $pa) (local.get $pb) (local.get $pc) (local.get $depth) (local.get $ars) (local.get $aks) (local.get $bks) (local.get $ldc) (local.get $p0) (local.get $scale)';
+    '(local.get $pa) (local.get $pb) (local.get $pc) (local.get $depth) (local.get $ars) (local.get $aks) (local.get $bks) (local.get $ldc) (local.get $p0) (local.get $pbias) (local.get $scale)';
   const x4 = (name: string) => `(local.set ${name} (i32.shl (local.get ${name}) (i32.const 2)))`;
   return `${tiles.join('\n')}
 (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $n1 i32) (param $n2 i32)
     (param $sa1 i32) (param $sa2 i32) (param $sb1 i32) (param $sb2 i32) (param $sc1 i32) (param $sc2 i32)
     (param $m i32) (param $n i32) (param $k i32) (param $ars i32) (param $aks i32) (param $bks i32) (param $ldc i32) (param $alpha f32)
-  (local $i1 i32) (local $i2 i32) (local $a2 i32) (local $b2 i32) (local $c2 i32)
+    (param $bias i32)
+  (local $pbias i32) (local $i1 i32) (local $i2 i32) (local $a2 i32) (local $b2 i32) (local $c2 i32)
   (local $p0 i32) (local $depth i32) (local $scale f32) (local $i i32) (local $j i32) (local $rows i32) (local $width i32)
   (local $pa i32) (local $pb i32) (local $pc i32)
   ${['$sa1', '$sa2', '$sb1', '$sb2', '$sc1', '$sc2', '$ars', '$aks', '$bks', '$ldc'].map(x4).join('\n  ')}
@@ -114,22 +150,11 @@ export function gemmWat(): string {
         (local.set $depth (i32.sub (local.get $k) (local.get $p0)))
         (if (i32.gt_u (local.get $depth) (i32.const ${DEPTH_CHUNK})) (then (local.set $depth (i32.const ${DEPTH_CHUNK}))))
         (local.set $scale (select (local.get $alpha) (f32.const 1) (i32.ge_u (i32.add (local.get $p0) (local.get $depth)) (local.get $k))))
-        (local.set $i (i32.const 0))
-        (loop $tileRows
-          (local.set $rows (i32.sub (local.get $m) (local.get $i)))
-          (if (i32.gt_u (local.get $rows) (i32.const ${TILE_ROWS})) (then (local.set $rows (i32.const ${TILE_ROWS}))))
-          (local.set $pa (i32.add (local.get $a2) (i32.add (i32.mul (local.get $i) (local.get $ars)) (i32.mul (local.get $p0) (local.get $aks)))))
-          (local.set $j (i32.const 0))
-          (loop $tileCols
-            (local.set $pb (i32.add (local.get $b2) (i32.add (i32.mul (local.get $p0) (local.get $bks)) (i32.shl (local.get $j) (i32.const 2)))))
-            (local.set $pc (i32.add (local.get $c2) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2)))))
-            (local.set $width (i32.sub (local.get $n) (local.get $j)))
-            (local.set $width (select (i32.const 8) (select (i32.const 4) (i32.const 1) (i32.ge_u (local.get $width) (i32.const 4))) (i32.ge_u (local.get $width) (i32.const 8))))
-            ${dispatch(args).split('\n').join('\n            ')}
-            (local.set $j (i32.add (local.get $j) (local.get $width)))
-            (br_if $tileCols (i32.lt_u (local.get $j) (local.get $n))))
-          (local.set $i (i32.add (local.get $i) (local.get $rows)))
-          (br_if $tileRows (i32.lt_u (local.get $i) (local.get $m))))
+        (if (i32.gt_u (i32.mul (local.get $depth) (local.get $n)) (i32.const ${L2_FLOATS})) (then
+          ${tileGrid('columns', args)}
+        ) (else
+          ${tileGrid('rows', args)}
+        ))
         (local.set $p0 (i32.add (local.get $p0) (local.get $depth)))
         (br_if $chunks (i32.lt_u (local.get $p0) (local.get $k))))
       (local.set $i2 (i32.add (local.get $i2) (i32.const 1)))

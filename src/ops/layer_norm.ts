@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customNode } from './fast_util';
-import { prepareFastPath, useFastOps } from './mode';
+import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
 import { sumLeadingAxes } from './transpose';
+import { simdLayerNorm, simdLayerNormGrad, simdLayerNormSupports } from './wasm/layer_norm_kernels';
 
 /**
  * Layer normalization over the last axis: `(x − mean) / √(var + epsilon) · gamma + beta`,
@@ -9,7 +10,7 @@ import { sumLeadingAxes } from './transpose';
  *
  * On the fast path (see {@link OpsMode}) it is one node with the closed-form gradient
  * `dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(var + epsilon)` with `g = dy · gamma`, instead of
- * differentiating through `tf.moments` op by op.
+ * differentiating through `tf.moments` op by op; on wasm (last axis a multiple of 4), one SIMD kernel each way.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
   return useFastOps() ? layerNormFast(x, gamma, beta, epsilon) : layerNormReference(x, gamma, beta, epsilon);
@@ -45,12 +46,38 @@ function normalize(x: tf.Tensor, epsilon: number): [tf.Tensor, tf.Tensor] {
   return [tf.mul(xc, rstd), rstd];
 }
 
+/** The inputs of a layer-norm node: x, then γ and β where present, then tfjs's `save`. */
+function nodeArguments(args: unknown[], hasGamma: boolean, hasBeta: boolean) {
+  return {
+    x: args[0] as tf.Tensor,
+    gamma: hasGamma ? (args[1] as tf.Tensor) : null,
+    beta: hasBeta ? (args[hasGamma ? 2 : 1] as tf.Tensor) : null,
+    save: args[1 + Number(hasGamma) + Number(hasBeta)] as tf.GradSaveFunc,
+  };
+}
+
+/** The node on the SIMD kernels (wasm): one pass each way, dγ and dβ summed in the backward pass. */
+function layerNormSimdNode(epsilon: number, hasGamma: boolean, hasBeta: boolean): (...args: tf.Tensor[]) => tf.Tensor {
+  return customNode<tf.Tensor[]>((...args: unknown[]) => {
+    const { x, gamma, beta, save } = nodeArguments(args, hasGamma, hasBeta);
+    const [y, xhat, rstd] = simdLayerNorm(x, gamma, beta, epsilon);
+    save(gamma != null ? [xhat, rstd, gamma] : [xhat, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dx, dgamma, dbeta] = simdLayerNormGrad(dy, saved[0], saved[1], gamma != null ? saved[2] : null);
+        const grads = [dx];
+        if (gamma != null) grads.push(tf.reshape(dgamma, gamma.shape));
+        if (beta != null) grads.push(tf.reshape(dbeta, beta.shape));
+        return grads;
+      },
+    };
+  });
+}
+
 function layerNormNode(epsilon: number, hasGamma: boolean, hasBeta: boolean): (...args: tf.Tensor[]) => tf.Tensor {
   return customNode<tf.Tensor[]>((...args: unknown[]) => {
-    const x = args[0] as tf.Tensor;
-    const gamma = hasGamma ? (args[1] as tf.Tensor) : null;
-    const beta = hasBeta ? (args[hasGamma ? 2 : 1] as tf.Tensor) : null;
-    const save = args[1 + Number(hasGamma) + Number(hasBeta)] as tf.GradSaveFunc;
+    const { x, gamma, beta, save } = nodeArguments(args, hasGamma, hasBeta);
     const axis = x.rank - 1;
     const [xhat, rstd] = normalize(x, epsilon);
     let y = gamma != null ? tf.mul(xhat, gamma) : xhat;
@@ -80,5 +107,6 @@ export function layerNormFast(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Te
   const inputs = [x];
   if (gamma != null) inputs.push(gamma);
   if (beta != null) inputs.push(beta);
-  return layerNormNode(epsilon, gamma != null, beta != null)(...inputs);
+  const node = useSimdKernels() && simdLayerNormSupports(x, gamma, beta) ? layerNormSimdNode : layerNormNode;
+  return node(epsilon, gamma != null, beta != null)(...inputs);
 }

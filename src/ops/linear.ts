@@ -3,7 +3,7 @@ import { activate, ActivationName } from './activations';
 import { customNode } from './fast_util';
 import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
 import { transposeMatrix } from './transpose';
-import { simdColumnSums, simdMatMulTransposeA } from './wasm/strided_matmul';
+import { simdColumnSums, simdMatMul, simdMatMulTransposeA } from './wasm/strided_matmul';
 
 /**
  * A dense projection over the last axis: `activation(x · kernel + bias)`, for `x` of any rank ≥ 2.
@@ -15,8 +15,8 @@ import { simdColumnSums, simdMatMulTransposeA } from './wasm/strided_matmul';
  * This is the single place every dense computation of the library goes through. On the wasm and cpu backends (see
  * {@link OpsMode}) it runs as one 2-D non-transposed `matMul` with the bias (and a ReLU) fused, and its gradient
  * is made of explicit transposes and 2-D non-transposed products (`dX = dY·Wᵀ`, `dW = Xᵀ·dY`), which XNNPACK
- * runs 10× faster than the transposed products of tfjs's default `matMul` gradient. On wasm, `dW = Xᵀ·dY` and the
- * bias gradient run through the library's SIMD product, which reads Xᵀ in place.
+ * runs 10× faster than the transposed products of tfjs's default `matMul` gradient. On wasm every product runs
+ * through the library's SIMD kernel (which adds the bias in its tiles and reads Xᵀ of `dW = Xᵀ·dY` in place).
  *
  * @example
  * ```ts
@@ -76,8 +76,14 @@ function denseNode(fused: Fused, withBias: boolean): (...args: tf.Tensor[]) => t
     const w = args[1] as tf.Tensor2D;
     const b = withBias ? (args[2] as tf.Tensor1D) : undefined;
     const save = args[withBias ? 3 : 2] as tf.GradSaveFunc;
+    const simd = useSimdKernels();
+    // On wasm the SIMD product (no packing of W, bias added in its tiles) is 10–25% faster than XNNPACK's here.
+    const matMul = (a: tf.Tensor, c: tf.Tensor) => (simd ? simdMatMul(a, c) : tf.matMul(a, c));
     let y: tf.Tensor;
-    if (b == null || biasIsFusable(b)) {
+    if (simd) {
+      y = simdMatMul(x2, w, b);
+      if (fused === 'relu') y = tf.relu(y);
+    } else if (b == null || biasIsFusable(b)) {
       y = tf.fused.matMul({ a: x2, b: w, bias: b, activation: fused });
     } else {
       y = tf.add(tf.matMul(x2, w), b);
@@ -95,9 +101,9 @@ function denseNode(fused: Fused, withBias: boolean): (...args: tf.Tensor[]) => t
         // batch) dX = (W·dYᵀ)ᵀ is cheaper: it streams W and transposes / packs only row-sized operands.
         const dx =
           rows * (2 * outDim + inDim) < inDim * outDim
-            ? transposeMatrix(tf.matMul(ws, transposeMatrix(dz)))
-            : tf.matMul(dz, transposeMatrix(ws));
-        if (useSimdKernels()) {
+            ? transposeMatrix(matMul(ws, transposeMatrix(dz)))
+            : matMul(dz, transposeMatrix(ws));
+        if (simd) {
           // The SIMD product reads Xᵀ through strides: no transpose, no packed copy of a [rows, ·] operand.
           const dw = simdMatMulTransposeA(xs, dz);
           return withBias ? [dx, dw, simdColumnSums(dz)] : [dx, dw];

@@ -4,15 +4,24 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gelu } from '../../src/ops/activations';
 import { scaledDotProductAttention } from '../../src/ops/attention';
+import { layerNorm } from '../../src/ops/layer_norm';
 import { linear } from '../../src/ops/linear';
 import { setOpsMode } from '../../src/ops/mode';
 import { GELU_GRAD_KERNEL, GELU_KERNEL, simdGelu, simdGeluGrad } from '../../src/ops/wasm/gelu_kernels';
+import {
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  simdLayerNorm,
+  simdLayerNormGrad,
+  simdLayerNormSupports,
+} from '../../src/ops/wasm/layer_norm_kernels';
 import { simdKernelsAvailable } from '../../src/ops/wasm/simd';
 import {
   MatMulLayout,
   STRIDED_MATMUL_KERNEL,
   simdBatchMatMul,
   simdColumnSums,
+  simdMatMul,
   simdMatMulTransposeA,
   stridedMatMul,
 } from '../../src/ops/wasm/strided_matmul';
@@ -128,6 +137,19 @@ describe('WebAssembly SIMD kernels (wasm backend)', () => {
       expectProductClose(got.values, want.values, want.magnitudes, 'product');
     });
   }
+
+  it('a·w + bias of a wide product (columns-outer tiles, depth in two chunks, every tile width) matches float64', () => {
+    const [m, k, n] = [6, 300, 301];
+    const rng = new RandomGenerator(5);
+    const a = randomArray(rng, m * k);
+    const w = randomArray(rng, k * n);
+    const bias = randomArray(rng, n);
+    const got = tf.tidy(() => simdMatMul(tf.tensor2d(a, [m, k]), tf.tensor2d(w, [k, n]), tf.tensor1d(bias)).dataSync());
+    const none: [number, number] = [0, 0];
+    const want = stridedMatMul64(a, w, m * n, { batch: [1, 1], m, n, k, a: { batch: none, row: k, depth: 1 }, b: { batch: none, row: n }, c: { batch: none, row: n } });
+    expectProductClose(got, want.values.map((v, i) => v + bias[i % n]), want.magnitudes.map((v, i) => v + Math.abs(bias[i % n])), 'a·w + bias');
+    expect(() => tf.tidy(() => simdMatMul(tf.zeros([2, 3]), tf.zeros([3, 4]), tf.zeros([3])))).toThrow(/bias \[3\] does not have the 4 columns/);
+  });
 
   it('xᵀ·y of a dense gradient (4096 × 128 by 4096 × 36) and column sums match float64', () => {
     const [rows, m, n] = [4096, 128, 36];
@@ -267,5 +289,84 @@ describe('WebAssembly SIMD kernels (wasm backend)', () => {
     for (const name of ours) expect(cpu.has(name)).toBe(false);
     expect(cpu.has('BatchMatMul')).toBe(true);
     await useBackend('wasm');
+  });
+});
+
+describe('WebAssembly SIMD layer normalization (wasm backend)', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
+
+  /** Layer norm of one row and its gradient in float64 (dx by the closed form; dγ, dβ summed by the caller). */
+  function layerNormRow64(x: number[], gamma: number[], beta: number[], dy: number[], eps: number) {
+    const n = x.length;
+    const mean = x.reduce((s, v) => s + v, 0) / n;
+    const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
+    const rstd = 1 / Math.sqrt(variance + eps);
+    const xhat = x.map((v) => (v - mean) * rstd);
+    const g = dy.map((d, i) => d * gamma[i]);
+    const meanG = g.reduce((s, v) => s + v, 0) / n;
+    const meanGX = g.reduce((s, v, i) => s + v * xhat[i], 0) / n;
+    return { y: xhat.map((h, i) => h * gamma[i] + beta[i]), xhat, rstd, dx: g.map((v, i) => (v - meanG - xhat[i] * meanGX) * rstd) };
+  }
+
+  it('values, x̂, 1/σ and dx, dγ, dβ of a [2, 64, 128] batch (training size, offset rows) match float64', () => {
+    const [rows, cols, eps] = [128, 128, 1e-6];
+    const rng = new RandomGenerator(21);
+    const x = Array.from({ length: rows * cols }, (_, i) => 3 + 2 * rng.uniform(-1, 1) + (i % cols) * 0.01);
+    const gamma = randomArray(rng, cols);
+    const beta = randomArray(rng, cols);
+    const dy = randomArray(rng, rows * cols);
+    const got = tf.tidy(() => {
+      const [y, xhat, rstd] = simdLayerNorm(tf.tensor(x, [2, 64, cols]), tf.tensor1d(gamma), tf.tensor1d(beta), eps);
+      const [dx, dgamma, dbeta] = simdLayerNormGrad(tf.tensor(dy, [2, 64, cols]), xhat, rstd, tf.tensor1d(gamma));
+      expect(rstd.shape).toEqual([2, 64, 1]);
+      return [y, xhat, rstd, dx, dgamma, dbeta].map((t) => Array.from(t.dataSync()));
+    });
+    const dgamma = new Array<number>(cols).fill(0);
+    const dbeta = new Array<number>(cols).fill(0);
+    for (let r = 0; r < rows; r++) {
+      const row = (a: number[]) => a.slice(r * cols, (r + 1) * cols);
+      const want = layerNormRow64(row(x), gamma, beta, row(dy), eps);
+      const close = (a: number, b: number, what: string) => {
+        if (!(Math.abs(a - b) <= 2e-6 + 2e-6 * Math.abs(b))) throw new Error(`row ${r} ${what}: ${a}, expected ${b}`);
+      };
+      for (let c = 0; c < cols; c++) {
+        close(got[0][r * cols + c], want.y[c], `y[${c}]`);
+        close(got[1][r * cols + c], want.xhat[c], `x̂[${c}]`);
+        close(got[3][r * cols + c], want.dx[c], `dx[${c}]`);
+        dgamma[c] += row(dy)[c] * want.xhat[c];
+        dbeta[c] += row(dy)[c];
+      }
+      close(got[2][r], want.rstd, '1/σ');
+    }
+    for (let c = 0; c < cols; c++) {
+      if (!(Math.abs(got[4][c] - dgamma[c]) <= 2e-5) || !(Math.abs(got[5][c] - dbeta[c]) <= 2e-5)) {
+        throw new Error(`column ${c}: dγ ${got[4][c]} (expected ${dgamma[c]}), dβ ${got[5][c]} (expected ${dbeta[c]})`);
+      }
+    }
+  });
+
+  it('without γ and β normalizes alone; other widths go to the tf-op formulation', () => {
+    const got = tf.tidy(() => Array.from(simdLayerNorm(tf.tensor2d([1, 2, 3, 4], [1, 4]), null, null, 0)[0].dataSync()));
+    const s = Math.sqrt(1.25);
+    expect(got.map((v) => Number(v.toFixed(6)))).toEqual([-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s].map((v) => Number(v.toFixed(6))));
+    tf.tidy(() => {
+      expect(simdLayerNormSupports(tf.zeros([2, 6]), null, null)).toBe(false);
+      expect(simdLayerNormSupports(tf.zeros([2, 8]), tf.zeros([4]), null)).toBe(false);
+      expect(simdLayerNormSupports(tf.zeros([2, 8]), tf.zeros([8]), tf.zeros([8]))).toBe(true);
+      expect(() => simdLayerNorm(tf.zeros([2, 6]), null, null, 1e-3)).toThrow(/multiple of 4/);
+      expect(() => simdLayerNorm(tf.zeros([2, 8]), tf.zeros([4]), null, 1e-3)).toThrow(/gamma \[4\] must have the 8 values/);
+    });
+  });
+
+  it("runs in layerNorm on wasm in 'auto' mode", async () => {
+    const info = await tf.profile(() => {
+      const x = tf.ones([3, 8]);
+      tf.dispose([x, ...tf.grads((a: tf.Tensor) => tf.sum(layerNorm(a, tf.ones([8]), tf.zeros([8]), 1e-6)))([x])]);
+    });
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain(LAYER_NORM_KERNEL);
+    expect(names).toContain(LAYER_NORM_GRAD_KERNEL);
   });
 });

@@ -42,7 +42,7 @@ function lastIndices(l: MatMulLayout): [number, number, number] {
 }
 
 registerSimdKernel(STRIDED_MATMUL_KERNEL, ({ simd, backend, address }, inputs, attrs) => {
-  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
   const l = attrs.layout as MatMulLayout;
   const outShape = attrs.outShape as number[];
   const outSize = outShape.reduce((x, y) => x * y, 1);
@@ -56,23 +56,39 @@ registerSimdKernel(STRIDED_MATMUL_KERNEL, ({ simd, backend, address }, inputs, a
       `${STRIDED_MATMUL_KERNEL}: layout ${JSON.stringify(l)} does not fit a [${a.shape}], b [${b.shape}], out [${outShape}]`,
     );
   }
+  if (bias != null && tf.util.sizeFromShape(bias.shape) !== l.n) {
+    throw new Error(`${STRIDED_MATMUL_KERNEL}: bias [${bias.shape}] does not have the ${l.n} columns of the product`);
+  }
   const out = backend.makeOutput(outShape, 'float32');
   simd.gemm(
     address(a), address(b), address(out), l.batch[0], l.batch[1],
     l.a.batch[0], l.a.batch[1], l.b.batch[0], l.b.batch[1], l.c.batch[0], l.c.batch[1],
-    l.m, l.n, l.k, l.a.row, l.a.depth, l.b.row, l.c.row, l.alpha ?? 1,
+    l.m, l.n, l.k, l.a.row, l.a.depth, l.b.row, l.c.row, l.alpha ?? 1, bias == null ? 0 : address(bias),
   );
   return out;
 });
 
 /**
- * `alpha · A·B` for every product of `layout`, into a new tensor of `outShape` (which the layout's C must cover
- * exactly). Only where {@link simdKernelsAvailable}; records no gradient (use it inside `tf.customGrad`).
+ * `alpha · (A·B + bias)` for every product of `layout` (`bias`, of n values, added to every row), into a new
+ * tensor of `outShape` (which the layout's C must cover exactly). Only where {@link simdKernelsAvailable}; records
+ * no gradient (use it inside `tf.customGrad`).
  * @internal
  */
-export function stridedMatMul(a: tf.Tensor, b: tf.Tensor, outShape: number[], layout: MatMulLayout): tf.Tensor {
+export function stridedMatMul(a: tf.Tensor, b: tf.Tensor, outShape: number[], layout: MatMulLayout, bias?: tf.Tensor | null): tf.Tensor {
   const attrs = { layout, outShape } as unknown as tf.NamedAttrMap;
-  return tf.engine().runKernel(STRIDED_MATMUL_KERNEL, { a, b } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+  const inputs = bias != null ? { a, b, bias } : { a, b };
+  return tf.engine().runKernel(STRIDED_MATMUL_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+}
+
+/** `a·b + bias` for a [m, k], b [k, n], bias [n] (optional) → [m, n]. @internal */
+export function simdMatMul(a: tf.Tensor, b: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
+  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new Error(`simdMatMul: expected matrices [m, k] and [k, n], got [${a.shape}] and [${b.shape}]`);
+  }
+  const [m, k] = a.shape as number[];
+  const n = b.shape[1] as number;
+  const none: [number, number] = [0, 0];
+  return stridedMatMul(a, b, [m, n], { batch: [1, 1], m, n, k, a: { batch: none, row: k, depth: 1 }, b: { batch: none, row: n }, c: { batch: none, row: n } }, bias);
 }
 
 /** `a[i] · b[i]` (or `b[0]` for every i when b has batch 1) for a [N, m, k], b [N | 1, k, n] → [N, m, n]. @internal */
