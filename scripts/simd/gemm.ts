@@ -4,14 +4,15 @@
  * The product is computed in register tiles of up to {@link TILE_ROWS} rows × 8 columns (two f32x4 accumulators
  * per row; narrower tiles of 4 and 1 columns finish a row), reading `A` through arbitrary row and depth strides
  * (so a transposed or head-interleaved operand needs no copy) and `B` / `C` with contiguous rows. The depth is
- * processed in chunks of {@link DEPTH_CHUNK} so that the strips of A and B a tile reads stay in L2.
+ * processed in chunks of {@link DEPTH_CHUNK} and the columns in blocks, so that the part of B the tiles share
+ * stays in L2 and each tile's strip of A in L1.
  */
 
 /** Rows of a register tile: 4 rows × 2 vectors = 8 accumulators, which the engines keep in registers. */
 export const TILE_ROWS = 4;
 /** Depth processed per pass over the tiles (measured: 128–256 best for [4096]-deep products). */
 export const DEPTH_CHUNK = 256;
-/** When B's depth chunk holds more floats than this (256 KB, half a typical L2), the tiles are visited columns outer (see {@link tileGrid}). */
+/** Floats of B per block of columns (256 KB, half a typical L2; see {@link tileGrid}). */
 export const L2_FLOATS = 65536;
 
 type Width = 8 | 4 | 1;
@@ -89,32 +90,33 @@ function dispatch(args: string): string {
 }
 
 /**
- * The loops over the tiles of one depth chunk. `'rows'` outer: each strip of A rows stays in L1 while B's chunk
- * (depth × n) is read from L2 — right while that chunk fits in L2. `'columns'` outer: each 8-column panel of B
- * stays in L1 while A's chunk (m × depth) is read again for every panel — right for a wide B (a classifier head:
- * [32, 9216]·[9216, 2048] in 47 ms instead of 77).
+ * The loops over the tiles of one depth chunk, in blocks of `$blockWidth` columns: within a block, rows outer, so
+ * each strip of A (4 rows × depth) stays in L1 while the block of B (depth × block width, at most
+ * {@link L2_FLOATS}) is read from L2 for every strip.
  */
-function tileGrid(outer: 'rows' | 'columns', args: string): string {
-  const rowsLoop = (body: string) => `(local.set $i (i32.const 0))
-(loop $tileRows
-  (local.set $rows (i32.sub (local.get $m) (local.get $i)))
-  (if (i32.gt_u (local.get $rows) (i32.const ${TILE_ROWS})) (then (local.set $rows (i32.const ${TILE_ROWS}))))
-  ${body}
-  (local.set $i (i32.add (local.get $i) (local.get $rows)))
-  (br_if $tileRows (i32.lt_u (local.get $i) (local.get $m))))`;
-  const columnsLoop = (body: string) => `(local.set $j (i32.const 0))
-(loop $tileCols
-  (local.set $width (i32.sub (local.get $n) (local.get $j)))
-  (local.set $width (select (i32.const 8) (select (i32.const 4) (i32.const 1) (i32.ge_u (local.get $width) (i32.const 4))) (i32.ge_u (local.get $width) (i32.const 8))))
-  ${body}
-  (local.set $j (i32.add (local.get $j) (local.get $width)))
-  (br_if $tileCols (i32.lt_u (local.get $j) (local.get $n))))`;
-  const tileBody = `(local.set $pa (i32.add (local.get $a2) (i32.add (i32.mul (local.get $i) (local.get $ars)) (i32.mul (local.get $p0) (local.get $aks)))))
-(local.set $pb (i32.add (local.get $b2) (i32.add (i32.mul (local.get $p0) (local.get $bks)) (i32.shl (local.get $j) (i32.const 2)))))
-(local.set $pc (i32.add (local.get $c2) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2)))))
-(local.set $pbias (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
-${dispatch(args)}`;
-  return outer === 'rows' ? rowsLoop(columnsLoop(tileBody)) : columnsLoop(rowsLoop(tileBody));
+function tileGrid(args: string): string {
+  return `(local.set $j0 (i32.const 0))
+(loop $blocks
+  (local.set $jEnd (select (local.get $n) (i32.add (local.get $j0) (local.get $blockWidth)) (i32.lt_u (i32.sub (local.get $n) (local.get $j0)) (local.get $blockWidth))))
+  (local.set $i (i32.const 0))
+  (loop $tileRows
+    (local.set $rows (i32.sub (local.get $m) (local.get $i)))
+    (if (i32.gt_u (local.get $rows) (i32.const ${TILE_ROWS})) (then (local.set $rows (i32.const ${TILE_ROWS}))))
+    (local.set $pa (i32.add (local.get $a2) (i32.add (i32.mul (local.get $i) (local.get $ars)) (i32.mul (local.get $p0) (local.get $aks)))))
+    (local.set $j (local.get $j0))
+    (loop $tileCols
+      (local.set $width (i32.sub (local.get $jEnd) (local.get $j)))
+      (local.set $width (select (i32.const 8) (select (i32.const 4) (i32.const 1) (i32.ge_u (local.get $width) (i32.const 4))) (i32.ge_u (local.get $width) (i32.const 8))))
+      (local.set $pb (i32.add (local.get $b2) (i32.add (i32.mul (local.get $p0) (local.get $bks)) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $pc (i32.add (local.get $c2) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $pbias (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0) (local.get $bias)))
+      ${dispatch(args).split('\n').join('\n      ')}
+      (local.set $j (i32.add (local.get $j) (local.get $width)))
+      (br_if $tileCols (i32.lt_u (local.get $j) (local.get $jEnd))))
+    (local.set $i (i32.add (local.get $i) (local.get $rows)))
+    (br_if $tileRows (i32.lt_u (local.get $i) (local.get $m))))
+  (local.set $j0 (local.get $jEnd))
+  (br_if $blocks (i32.lt_u (local.get $j0) (local.get $n))))`;
 }
 
 /**
@@ -136,7 +138,7 @@ export function gemmWat(): string {
     (param $bias i32)
   (local $pbias i32) (local $i1 i32) (local $i2 i32) (local $a2 i32) (local $b2 i32) (local $c2 i32)
   (local $p0 i32) (local $depth i32) (local $scale f32) (local $i i32) (local $j i32) (local $rows i32) (local $width i32)
-  (local $pa i32) (local $pb i32) (local $pc i32)
+  (local $pa i32) (local $pb i32) (local $pc i32) (local $j0 i32) (local $jEnd i32) (local $blockWidth i32)
   ${['$sa1', '$sa2', '$sb1', '$sb2', '$sc1', '$sc2', '$ars', '$aks', '$bks', '$ldc'].map(x4).join('\n  ')}
   (local.set $i1 (i32.const 0))
   (loop $outer
@@ -150,11 +152,10 @@ export function gemmWat(): string {
         (local.set $depth (i32.sub (local.get $k) (local.get $p0)))
         (if (i32.gt_u (local.get $depth) (i32.const ${DEPTH_CHUNK})) (then (local.set $depth (i32.const ${DEPTH_CHUNK}))))
         (local.set $scale (select (local.get $alpha) (f32.const 1) (i32.ge_u (i32.add (local.get $p0) (local.get $depth)) (local.get $k))))
-        (if (i32.gt_u (i32.mul (local.get $depth) (local.get $n)) (i32.const ${L2_FLOATS})) (then
-          ${tileGrid('columns', args)}
-        ) (else
-          ${tileGrid('rows', args)}
-        ))
+        ;; columns per block: B's block (depth × width) within L2_FLOATS, a multiple of 8, at least 8
+        (local.set $blockWidth (i32.and (i32.div_u (i32.const ${L2_FLOATS}) (local.get $depth)) (i32.const -8)))
+        (if (i32.lt_u (local.get $blockWidth) (i32.const 8)) (then (local.set $blockWidth (i32.const 8))))
+        ${tileGrid(args).split('\n').join('\n        ')}
         (local.set $p0 (i32.add (local.get $p0) (local.get $depth)))
         (br_if $chunks (i32.lt_u (local.get $p0) (local.get $k))))
       (local.set $i2 (i32.add (local.get $i2) (i32.const 1)))
