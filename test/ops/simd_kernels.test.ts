@@ -102,6 +102,25 @@ describe('WebAssembly SIMD kernels (wasm backend)', () => {
     await useBackend('wasm');
   });
 
+  it('where synchronous compilation is refused (a browser main thread), join in once compiled asynchronously', async () => {
+    const OriginalModule = WebAssembly.Module;
+    const refusing = function () {
+      throw new RangeError('WebAssembly.Compile is disallowed on the main thread, if the buffer size is larger than 4KB');
+    };
+    let fresh: typeof import('../../src/ops/wasm/simd') | undefined;
+    jest.isolateModules(() => {
+      fresh = require('../../src/ops/wasm/simd');
+    });
+    (WebAssembly as { Module: unknown }).Module = refusing;
+    try {
+      expect(fresh!.simdKernelsAvailable()).toBe(false);
+    } finally {
+      (WebAssembly as { Module: unknown }).Module = OriginalModule;
+    }
+    for (let i = 0; i < 50 && !fresh!.simdKernelsAvailable(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(fresh!.simdKernelsAvailable()).toBe(true);
+  });
+
   it('the committed module is the one scripts/simd builds (npm run build:simd)', async () => {
     const committed = readFileSync(resolve(__dirname, '../../src/ops/wasm/simd_binary.generated.ts'), 'utf8');
     expect(generatedSource(await compileModule())).toBe(committed);

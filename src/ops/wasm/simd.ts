@@ -13,8 +13,9 @@
  *
  * The module imports the backend's `WebAssembly.Memory`, so it reads and writes tensors where they are. It is
  * instantiated once per backend module; {@link simdKernelsAvailable} is false (and the ops fall back to tf ops)
- * where the engine lacks WebAssembly SIMD, where the backend's internals differ from tfjs-backend-wasm 4.x, or with
- * the threaded wasm build (whose memory is shared).
+ * where the engine lacks WebAssembly SIMD, where the backend's internals differ from tfjs-backend-wasm 4.x, with
+ * the threaded wasm build (whose memory is shared), and on a browser's main thread until the asynchronous
+ * compilation it needs there has finished.
  *
  * @packageDocumentation
  * @internal
@@ -49,20 +50,33 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+/** The compiled module: compiled synchronously where allowed, else (a browser's main thread refuses modules over
+ * 4 KB) asynchronously, the kernels joining in once it is done; `'unsupported'` without WebAssembly SIMD. */
+let compiled: WebAssembly.Module | 'pending' | 'unsupported' | undefined;
 const instances = new WeakMap<object, SimdExports | null>();
 
-function compileOnce(): WebAssembly.Module | null {
+function compiledModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
-    compiled = null;
     try {
       const bytes = Uint8Array.from(atob(SIMD_MODULE_BASE64), (ch) => ch.charCodeAt(0));
-      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
+      if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
+        compiled = 'unsupported';
+      } else {
+        try {
+          compiled = new WebAssembly.Module(bytes);
+        } catch {
+          compiled = 'pending';
+          WebAssembly.compile(bytes).then(
+            (m) => void (compiled = m),
+            () => void (compiled = 'unsupported'),
+          );
+        }
+      }
     } catch {
-      compiled = null;
+      compiled = 'unsupported';
     }
   }
-  return compiled;
+  return compiled instanceof WebAssembly.Module ? compiled : null;
 }
 
 function asInternals(backend: unknown): WasmBackendInternals | null {
@@ -80,15 +94,13 @@ export function simdExports(backend: unknown): SimdExports | null {
   const key = internals.wasm as object;
   let exports = instances.get(key);
   if (exports === undefined) {
-    exports = null;
-    const module = compileOnce();
-    if (module != null) {
-      try {
-        const memory = (internals.wasm.asm as { memory: WebAssembly.Memory }).memory;
-        exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
-      } catch {
-        exports = null; // e.g. the threaded build's shared memory
-      }
+    const module = compiledModule();
+    if (module == null) return null; // not (yet) compiled: nothing cached, a later call may find it ready
+    try {
+      const memory = (internals.wasm.asm as { memory: WebAssembly.Memory }).memory;
+      exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
+    } catch {
+      exports = null; // e.g. the threaded build's shared memory
     }
     instances.set(key, exports);
   }
