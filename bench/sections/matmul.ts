@@ -2,12 +2,14 @@
  * The machine's matMul speed on each backend, as a yardstick for the other sections: GFLOP/s (1 multiply–add =
  * 2 FLOPs) of a 2-D product without transpose flags, the same with `transposeA` / `transposeB` (what tfjs's
  * default matMul gradient uses), and a batched product as in attention ([B·H, T, d] · [B·H, d, T]), by plain
- * `tf.matMul` and, on wasm, by the library's SIMD kernel (which also runs the transposeA product of weight gradients).
+ * `tf.matMul` and, on wasm, by the library's SIMD kernel (2-D, transposeA as in weight gradients, batched). The
+ * repeated `tf.matMul` reuses XNNPACK's packed copy of `b` (same tensor every call); in training the weights are
+ * new tensors every step and the packing is paid each time, while the SIMD kernel never packs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { settle, timeRepeated, type BenchContext } from '../context';
 import { simdKernelsAvailable } from '../../src/ops/wasm/simd';
-import { simdBatchMatMul, simdMatMulTransposeA } from '../../src/ops/wasm/strided_matmul';
+import { simdBatchMatMul, simdMatMul, simdMatMulTransposeA } from '../../src/ops/wasm/strided_matmul';
 
 export default async function run(ctx: BenchContext): Promise<void> {
   for (const backend of ctx.backends) {
@@ -27,7 +29,10 @@ export default async function run(ctx: BenchContext): Promise<void> {
       const runs: [string, number[], number[], (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = cases.map(
         ([label, aShape, bShape, ta, tb]) => [label, aShape, bShape, (a, b) => tf.matMul(a, b, ta, tb)],
       );
-      if (simd) runs.push(['2-D transposeA, SIMD kernel (vit-tfjs)', [k, m], [k, n], (a, b) => simdMatMulTransposeA(a, b)]);
+      if (simd) {
+        runs.push(['2-D, SIMD kernel (vit-tfjs)', [m, k], [k, n], (a, b) => simdMatMul(a, b)]);
+        runs.push(['2-D transposeA, SIMD kernel (vit-tfjs)', [k, m], [k, n], (a, b) => simdMatMulTransposeA(a, b)]);
+      }
       for (const [label, aShape, bShape, product] of runs) {
         const a = tf.randomNormal(aShape);
         const b = tf.randomNormal(bShape);
