@@ -76,7 +76,7 @@ function compiledModule(): WebAssembly.Module | null {
       compiled = 'unsupported';
     }
   }
-  return compiled instanceof WebAssembly.Module ? compiled : null;
+  return typeof compiled === 'object' ? compiled : null;
 }
 
 function asInternals(backend: unknown): WasmBackendInternals | null {
