@@ -8,6 +8,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gemmWat } from './gemm';
+import { dropoutMaskWat } from './dropout_mask';
 import { geluWat } from './gelu';
 import { layerNormWat } from './layer_norm';
 
@@ -15,7 +16,7 @@ const OUTPUT = resolve(__dirname, '../../src/ops/wasm/simd_binary.generated.ts')
 
 /** The module's text: it imports the tfjs wasm backend's memory as `env.memory`. */
 export function moduleWat(): string {
-  return ['(module', '(import "env" "memory" (memory 1))', gemmWat(), geluWat(), layerNormWat(), ')'].join('\n');
+  return ['(module', '(import "env" "memory" (memory 1))', gemmWat(), geluWat(), layerNormWat(), dropoutMaskWat(), ')'].join('\n');
 }
 
 /** The module compiled by wabt (with the SIMD feature). */

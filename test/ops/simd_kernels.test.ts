@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gelu } from '../../src/ops/activations';
 import { scaledDotProductAttention } from '../../src/ops/attention';
+import { dropoutMask } from '../../src/ops/dropout';
 import { layerNorm } from '../../src/ops/layer_norm';
 import { linear } from '../../src/ops/linear';
 import { setOpsMode } from '../../src/ops/mode';
+import { DROPOUT_MASK_KERNEL } from '../../src/ops/wasm/dropout_mask_kernel';
 import { GELU_GRAD_KERNEL, GELU_KERNEL, simdGelu, simdGeluGrad } from '../../src/ops/wasm/gelu_kernels';
 import {
   LAYER_NORM_GRAD_KERNEL,
@@ -387,5 +389,41 @@ describe('WebAssembly SIMD layer normalization (wasm backend)', () => {
     const names = info.kernels.map((k) => k.name);
     expect(names).toContain(LAYER_NORM_KERNEL);
     expect(names).toContain(LAYER_NORM_GRAD_KERNEL);
+  });
+});
+
+describe('WebAssembly dropout masks (wasm backend)', () => {
+  afterAll(() => setOpsMode('auto'));
+
+  it('are the draws of the JavaScript generator, bit for bit, and come from the kernel in auto mode', async () => {
+    const shapes = [[0], [1], [7], [3, 333, 1001]];
+    const draw = async () => {
+      const info = await tf.profile(() => {
+        tf.dispose(shapes.map((s, i) => dropoutMask(s, 0.3, 100 + i)));
+      });
+      const masks = shapes.map((s, i) => tf.tidy(() => dropoutMask(s, 0.3, 100 + i).dataSync()));
+      return { masks, kernels: info.kernels.map((k) => k.name) };
+    };
+    await useBackend('wasm');
+    const wasm = await draw();
+    expect(wasm.kernels).toContain(DROPOUT_MASK_KERNEL);
+    setOpsMode('reference');
+    const wasmReference = await draw();
+    expect(wasmReference.kernels).not.toContain(DROPOUT_MASK_KERNEL);
+    setOpsMode('auto');
+    await useBackend('cpu');
+    const cpu = await draw();
+    await useBackend('wasm');
+    // Independent reference: xoshiro128** from its definition, seeded as RandomGenerator seeds it.
+    for (const [i, s] of shapes.entries()) {
+      const rng = new RandomGenerator(100 + i);
+      const scale = Math.fround(1 / 0.7);
+      const want = Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => (rng.nextUint32() < 0.3 * 2 ** 32 ? 0 : scale));
+      for (const got of [wasm.masks[i], wasmReference.masks[i], cpu.masks[i]]) {
+        expect(got.length).toBe(want.length);
+        const firstDifference = want.findIndex((v, j) => got[j] !== v);
+        expect(firstDifference).toBe(-1);
+      }
+    }
   });
 });

@@ -9,7 +9,8 @@
  *   transposed or head-interleaved operand needs no copy) and `B` / `C` through row strides, in 4×8 register tiles;
  *   here 29–37 GFLOP/s on one core where tfjs's XNNPACK products run at 26–30, and without packing `B`;
  * - `gelu` / `gelu_grad`: the exact GELU and its derivative, vectorized (erfc and exp by polynomials);
- * - `layer_norm` / `layer_norm_grad`: layer normalization over the last axis and its gradient, one pass each.
+ * - `layer_norm` / `layer_norm_grad`: layer normalization over the last axis and its gradient, one pass each;
+ * - `dropout_mask`: a dropout mask from the library's xoshiro128** generator, written straight into the tensor.
  *
  * The module imports the backend's `WebAssembly.Memory`, so it reads and writes tensors where they are. It is
  * instantiated once per backend module; {@link simdKernelsAvailable} is false (and the ops fall back to tf ops)
@@ -37,6 +38,7 @@ export interface SimdExports {
   layer_norm_grad(
     dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number,
   ): void;
+  dropout_mask(out: number, n: number, s0: number, s1: number, s2: number, s3: number, threshold: number, scale: number): void;
 }
 
 interface WasmTensorData {
