@@ -172,6 +172,15 @@ describe('WebAssembly SIMD kernels (wasm backend)', () => {
     expect(() => tf.tidy(() => simdMatMul(tf.zeros([2, 3]), tf.zeros([3, 4]), tf.zeros([3])))).toThrow(/bias \[3\] does not have the 4 columns/);
   });
 
+  it('empty products: no rows gives an empty result, no depth gives the bias (or zeros)', () => {
+    tf.tidy(() => {
+      expect(simdMatMul(tf.zeros([0, 4]), tf.ones([4, 3]), tf.ones([3])).shape).toEqual([0, 3]);
+      expect(Array.from(simdMatMul(tf.zeros([2, 0]), tf.zeros([0, 3]), tf.tensor1d([1, 2, 3])).dataSync())).toEqual([1, 2, 3, 1, 2, 3]);
+      expect(Array.from(simdMatMulTransposeA(tf.zeros([0, 2]), tf.zeros([0, 2])).dataSync())).toEqual([0, 0, 0, 0]);
+      expect(linear(tf.zeros([0, 4]), tf.ones([4, 3]), tf.ones([3]), 'gelu').shape).toEqual([0, 3]);
+    });
+  });
+
   it('xᵀ·y of a dense gradient (4096 × 128 by 4096 × 36) and column sums match float64', () => {
     const [rows, m, n] = [4096, 128, 36];
     const rng = new RandomGenerator(7);

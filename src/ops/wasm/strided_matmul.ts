@@ -70,11 +70,16 @@ registerSimdKernel(STRIDED_MATMUL_KERNEL, ({ simd, backend, address }, inputs, a
 
 /**
  * `alpha · (A·B + bias)` for every product of `layout` (`bias`, of n values, added to every row), into a new
- * tensor of `outShape` (which the layout's C must cover exactly). Only where {@link simdKernelsAvailable}; records
+ * tensor of `outShape` (which the layout's C must cover exactly; an empty product gives zeros, or the bias). Only where {@link simdKernelsAvailable}; records
  * no gradient (use it inside `tf.customGrad`).
  * @internal
  */
 export function stridedMatMul(a: tf.Tensor, b: tf.Tensor, outShape: number[], layout: MatMulLayout, bias?: tf.Tensor | null): tf.Tensor {
+  if (tf.util.sizeFromShape(outShape) === 0) return tf.zeros(outShape);
+  if (layout.k === 0) {
+    // Empty sums: the output is alpha · bias in every row (or 0).
+    return tf.tidy(() => (bias == null ? tf.zeros(outShape) : tf.mul(tf.broadcastTo(tf.reshape(bias, [layout.n]), outShape), layout.alpha ?? 1)));
+  }
   const attrs = { layout, outShape } as unknown as tf.NamedAttrMap;
   const inputs = bias != null ? { a, b, bias } : { a, b };
   return tf.engine().runKernel(STRIDED_MATMUL_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
