@@ -248,13 +248,7 @@ describeBackends('layerNorm and gelu (fast and reference formulations)', (backen
 });
 
 describeBackends('dropoutMask and dropout', (backend) => {
-  it('draws keep/drop from RandomGenerator(seed).nextUint32 against rate · 2³²', () => {
-    const mask = tf.tidy(() => Array.from(dropoutMask([10, 100], 0.3, 77).dataSync()));
-    const rng = new RandomGenerator(77);
-    const scale = Math.fround(1 / 0.7);
-    expect(mask).toEqual(Array.from({ length: 1000 }, () => (rng.nextUint32() < 0.3 * 2 ** 32 ? 0 : scale)));
-  });
-
+  // The draws themselves (four xoshiro128** streams) are checked against their definition in simd_kernels.test.ts.
   it('drops close to the requested fraction', () => {
     const zeros = tf.tidy(() => dropoutMask([100000], 0.1, 5).dataSync().filter((v) => v === 0).length);
     expect(Math.abs(zeros / 100000 - 0.1)).toBeLessThan(0.005);

@@ -404,7 +404,7 @@ describe('WebAssembly SIMD layer normalization (wasm backend)', () => {
 describe('WebAssembly dropout masks (wasm backend)', () => {
   afterAll(() => setOpsMode('auto'));
 
-  it('are the draws of the JavaScript generator, bit for bit, and come from the kernel in auto mode', async () => {
+  it('are the draws of four xoshiro128** streams, bit for bit on wasm (kernel in auto mode) and cpu', async () => {
     const shapes = [[0], [1], [7], [3, 333, 1001]];
     const draw = async () => {
       const info = await tf.profile(() => {
@@ -423,11 +423,26 @@ describe('WebAssembly dropout masks (wasm backend)', () => {
     await useBackend('cpu');
     const cpu = await draw();
     await useBackend('wasm');
-    // Independent reference: xoshiro128** from its definition, seeded as RandomGenerator seeds it.
+    // Independent reference: four xoshiro128** streams from the algorithm's definition, states = the first 16
+    // draws of RandomGenerator(seed), entry i from stream i mod 4, dropped below ⌈0.3 · 2³²⌉.
+    const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
     for (const [i, s] of shapes.entries()) {
       const rng = new RandomGenerator(100 + i);
+      const streams = [0, 1, 2, 3].map(() => [0, 1, 2, 3].map(() => rng.nextUint32()));
+      const next = (st: number[]) => {
+        const result = Math.imul(rotl(Math.imul(st[1], 5) >>> 0, 7), 9) >>> 0;
+        const t = (st[1] << 9) >>> 0;
+        st[2] = (st[2] ^ st[0]) >>> 0;
+        st[3] = (st[3] ^ st[1]) >>> 0;
+        st[1] = (st[1] ^ st[2]) >>> 0;
+        st[0] = (st[0] ^ st[3]) >>> 0;
+        st[2] = (st[2] ^ t) >>> 0;
+        st[3] = rotl(st[3], 11);
+        return result;
+      };
       const scale = Math.fround(1 / 0.7);
-      const want = Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => (rng.nextUint32() < 0.3 * 2 ** 32 ? 0 : scale));
+      const threshold = Math.ceil(0.3 * 2 ** 32);
+      const want = Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, j) => (next(streams[j % 4]) < threshold ? 0 : scale));
       for (const got of [wasm.masks[i], wasmReference.masks[i], cpu.masks[i]]) {
         expect(got.length).toBe(want.length);
         const firstDifference = want.findIndex((v, j) => got[j] !== v);

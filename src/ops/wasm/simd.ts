@@ -10,7 +10,7 @@
  *   here 29–37 GFLOP/s on one core where tfjs's XNNPACK products run at 26–30, and without packing `B`;
  * - `gelu` / `gelu_grad`: the exact GELU and its derivative, vectorized (erfc and exp by polynomials);
  * - `layer_norm` / `layer_norm_grad`: layer normalization over the last axis and its gradient, one pass each;
- * - `dropout_mask`: a dropout mask from the library's xoshiro128** generator, written straight into the tensor.
+ * - `dropout_mask`: a dropout mask from four xoshiro128** streams in the lanes of a vector.
  *
  * The module imports the backend's `WebAssembly.Memory`, so it reads and writes tensors where they are. It is
  * instantiated once per backend module; {@link simdKernelsAvailable} is false (and the ops fall back to tf ops)
@@ -38,7 +38,8 @@ export interface SimdExports {
   layer_norm_grad(
     dy: number, xhat: number, rstd: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number,
   ): void;
-  dropout_mask(out: number, n: number, s0: number, s1: number, s2: number, s3: number, threshold: number, scale: number): void;
+  /** `states`: 16 words, stream by stream; `threshold` a 32-bit integer. */
+  dropout_mask(out: number, n: number, ...statesThenThresholdAndScale: number[]): void;
 }
 
 interface WasmTensorData {
