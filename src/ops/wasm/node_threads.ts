@@ -12,8 +12,9 @@
  * folder, and, during the initialisation only, makes `URL.createObjectURL` return that file's path and `os.cpus`
  * report enough cores for the requested thread count. Everything is restored before it returns.
  *
- * Only XNNPACK operators (matrix products, convolutions, some element-wise ops) use the threads, and the library's
- * own SIMD kernels do not run on this build (its memory is shared): the fast path then uses tf ops.
+ * Only XNNPACK operators (matrix products, convolutions, some element-wise ops) use the threads; the library's own
+ * SIMD kernels run on this build too (a second build of their module imports its shared memory), on the calling
+ * thread.
  *
  * @packageDocumentation
  * @internal

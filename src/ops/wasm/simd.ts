@@ -13,16 +13,17 @@
  * - `dropout_mask`: a dropout mask from four xoshiro128** streams in the lanes of a vector.
  *
  * The module imports the backend's `WebAssembly.Memory`, so it reads and writes tensors where they are. It is
- * instantiated once per backend module; {@link simdKernelsAvailable} is false (and the ops fall back to tf ops)
- * where the engine lacks WebAssembly SIMD, where the backend's internals differ from tfjs-backend-wasm 4.x, with
- * the threaded wasm build (whose memory is shared), and on a browser's main thread until the asynchronous
- * compilation it needs there has finished.
+ * instantiated once per backend module, in a second build for the threaded wasm build (whose memory is shared:
+ * the kernels then run on the calling thread, XNNPACK's own operators on its pool). {@link simdKernelsAvailable} is
+ * false (and the ops fall back to tf ops) where the engine lacks WebAssembly SIMD, where the backend's internals
+ * differ from tfjs-backend-wasm 4.x, and on a browser's main thread until the asynchronous compilation it needs
+ * there has finished.
  *
  * @packageDocumentation
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SIMD_MODULE_BASE64 } from './simd_binary.generated';
+import { SIMD_MODULE_BASE64, SIMD_SHARED_MODULE_BASE64 } from './simd_binary.generated';
 
 /** The functions the SIMD module exports (pointers in bytes, strides in elements). @internal */
 export interface SimdExports {
@@ -48,38 +49,53 @@ interface WasmTensorData {
 
 /** The parts of tfjs-backend-wasm's backend object the kernels use. @internal */
 export interface WasmBackendInternals {
-  wasm: { asm?: { memory?: unknown } };
+  /** The Emscripten module: its memory is `asm.memory` (exported) or, in the threaded build, `wasmMemory`. */
+  wasm: { asm?: { memory?: unknown }; wasmMemory?: unknown };
   dataIdMap: { get(dataId: unknown): WasmTensorData | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-/** The compiled module: compiled synchronously where allowed, else (a browser's main thread refuses modules over
- * 4 KB) asynchronously, the kernels joining in once it is done; `'unsupported'` without WebAssembly SIMD. */
-let compiled: WebAssembly.Module | 'pending' | 'unsupported' | undefined;
+/** A compiled module, `'pending'` while compiled asynchronously, `'unsupported'` without WebAssembly SIMD. */
+type Compiled = WebAssembly.Module | 'pending' | 'unsupported';
+
+/**
+ * The two builds of the module, for an ordinary memory and for the threaded wasm build's shared one, each compiled
+ * on first use: synchronously where allowed, else (a browser's main thread refuses modules over 4 KB)
+ * asynchronously, the kernels joining in once it is done.
+ */
+const compiled: { plain?: Compiled; shared?: Compiled } = {};
 const instances = new WeakMap<object, SimdExports | null>();
 
-function compiledModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+function compiledModule(kind: 'plain' | 'shared'): WebAssembly.Module | null {
+  if (compiled[kind] === undefined) {
     try {
-      const bytes = Uint8Array.from(atob(SIMD_MODULE_BASE64), (ch) => ch.charCodeAt(0));
+      const base64 = kind === 'shared' ? SIMD_SHARED_MODULE_BASE64 : SIMD_MODULE_BASE64;
+      const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
       if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
-        compiled = 'unsupported';
+        compiled[kind] = 'unsupported';
       } else {
         try {
-          compiled = new WebAssembly.Module(bytes);
+          compiled[kind] = new WebAssembly.Module(bytes);
         } catch {
-          compiled = 'pending';
+          compiled[kind] = 'pending';
           WebAssembly.compile(bytes).then(
-            (m) => void (compiled = m),
-            () => void (compiled = 'unsupported'),
+            (m) => void (compiled[kind] = m),
+            () => void (compiled[kind] = 'unsupported'),
           );
         }
       }
     } catch {
-      compiled = 'unsupported';
+      compiled[kind] = 'unsupported';
     }
   }
-  return typeof compiled === 'object' ? compiled : null;
+  const m = compiled[kind];
+  return typeof m === 'object' ? m : null;
+}
+
+/** The backend module's `WebAssembly.Memory`, or null. */
+function memoryOf(internals: Pick<WasmBackendInternals, 'wasm'>): WebAssembly.Memory | null {
+  const memory = internals.wasm.asm?.memory ?? internals.wasm.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
 }
 
 function asInternals(backend: unknown): WasmBackendInternals | null {
@@ -87,7 +103,7 @@ function asInternals(backend: unknown): WasmBackendInternals | null {
   if (b == null || b.wasm == null || b.dataIdMap == null || typeof b.dataIdMap.get !== 'function' || typeof b.makeOutput !== 'function') {
     return null;
   }
-  return b.wasm.asm?.memory instanceof WebAssembly.Memory ? (b as WasmBackendInternals) : null;
+  return memoryOf(b as WasmBackendInternals) != null ? (b as WasmBackendInternals) : null;
 }
 
 /** The SIMD module instantiated on `backend`'s memory, or null where it cannot run (see the module notes). @internal */
@@ -97,13 +113,14 @@ export function simdExports(backend: unknown): SimdExports | null {
   const key = internals.wasm as object;
   let exports = instances.get(key);
   if (exports === undefined) {
-    const module = compiledModule();
+    const memory = memoryOf(internals) as WebAssembly.Memory;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const module = compiledModule(shared ? 'shared' : 'plain');
     if (module == null) return null; // not (yet) compiled: nothing cached, a later call may find it ready
     try {
-      const memory = (internals.wasm.asm as { memory: WebAssembly.Memory }).memory;
       exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
     } catch {
-      exports = null; // e.g. the threaded build's shared memory
+      exports = null; // a memory whose type the module does not match
     }
     instances.set(key, exports);
   }
