@@ -145,13 +145,14 @@ function biasIsFusable(bias: tf.Tensor): boolean {
 }
 
 /**
- * `bias` as a rank-1 tensor the fused product accepts: a reshaped bias (e.g. [heads, dim] of an attention
- * projection) gets its own rank-1 buffer through a multiply by 1 (a few hundred elements), so that the bias is
- * added inside XNNPACK's product instead of by a separate pass over the output.
+ * `bias` as a rank-1 tensor the fused product accepts: for XNNPACK's product a reshaped bias (e.g. [heads, dim]
+ * of an attention projection) gets its own rank-1 buffer through a multiply by 1 (a few hundred elements), so that
+ * the bias is added inside the product instead of by a separate pass over the output. The SIMD product takes any
+ * bias of the right size as it is.
  */
 function fusableBias(bias: tf.Tensor, outDim: number): tf.Tensor {
   const b = bias.rank === 1 ? bias : tf.reshape(bias, [outDim]);
-  return biasIsFusable(b) ? b : tf.mul(b, 1);
+  return useSimdKernels() || biasIsFusable(b) ? b : tf.mul(b, 1);
 }
 
 const nodes = new Map<string, (...args: tf.Tensor[]) => tf.Tensor>();
