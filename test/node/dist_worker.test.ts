@@ -1,16 +1,17 @@
 /**
- * The built package (dist/, made by `npm run build`, which `npm ci` runs through `prepare`): `vit-tfjs/node` in
- * both module formats starts DataParallelTrainer's worker script from dist/ and shares one copy of `vit-tfjs` with
- * the caller (the global seed set through `vit-tfjs` makes two runs identical).
+ * The built package (dist/, made by `npm run build`; built here first when missing or stale, see
+ * test/package/ensure-dist.cjs): `vit-tfjs/node` in both module formats starts DataParallelTrainer's worker script
+ * from dist/ (found through `__filename` in CommonJS, `import.meta.url` in ESM) and shares one copy of `vit-tfjs`
+ * with the caller (the global seed set through `vit-tfjs` makes two runs identical).
  */
 import { execFileSync } from 'child_process';
-import { existsSync } from 'fs';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '../..');
-const built = ['dist/node.cjs', 'dist/node.mjs', 'dist/parallel-worker.cjs', 'dist/parallel-worker.mjs'].every((f) =>
-  existsSync(path.join(ROOT, f)),
-);
+
+beforeAll(() => {
+  execFileSync(process.execPath, [path.join(ROOT, 'test/package/ensure-dist.cjs')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+}, 300_000);
 
 /** A script that trains a small model for two data-parallel steps and prints the losses. */
 function script(format: 'cjs' | 'mjs'): string {
@@ -46,7 +47,7 @@ function run(format: 'cjs' | 'mjs'): number[] {
   return JSON.parse(out.trim().split('\n').pop() as string) as number[];
 }
 
-(built ? describe : describe.skip)('dist: vit-tfjs/node with worker threads', () => {
+describe('dist: vit-tfjs/node with worker threads', () => {
   it('runs DataParallelTrainer from dist/node.cjs and dist/node.mjs, reproducibly and alike', () => {
     const cjs = run('cjs');
     const mjs = run('mjs');
