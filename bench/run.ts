@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BenchContext, BenchRow, BenchSection } from './context';
+import { opsInfo } from '../src/ops/info';
 import { initWasmBackendWithThreads } from '../src/ops/wasm/node_threads';
 
 interface Args {
@@ -88,8 +89,11 @@ async function loadBackends(wanted: string[] | null): Promise<{ names: string[];
     if (name === 'tensorflow') descriptions[name] = `${nodePkg} (libtensorflow)`;
     else if (name === 'wasm') {
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-      const threads = (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.();
-      descriptions[name] = `@tensorflow/tfjs-backend-wasm (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, ${threads ?? 1} thread${threads === 1 ? '' : 's'})`;
+      const info = opsInfo();
+      const threads = info.wasmThreads ?? 1;
+      const build = info.wasmThreaded ? 'threaded build' : 'unthreaded build';
+      const kernels = info.simdKernels ? 'vit-tfjs SIMD kernels' : 'no vit-tfjs SIMD kernels';
+      descriptions[name] = `@tensorflow/tfjs-backend-wasm (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, ${build}, ${threads} thread${threads === 1 ? '' : 's'}; ${kernels})`;
     } else descriptions[name] = '@tensorflow/tfjs-backend-cpu (plain JavaScript)';
   }
   if (names.length === 0) throw new Error('no tfjs backend could be initialised');

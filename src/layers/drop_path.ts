@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dropoutMask } from '../ops/dropout';
 import { assertInRange } from '../utils/validate';
-import { registerLayer } from './layer_utils';
-import { RandomMaskConfig, RandomMaskLayer } from './random_mask_layer';
+import { RandomMaskArgs, RandomMaskLayer } from './random_mask_layer';
+import { registerSerializable } from '../utils/serialization';
 
 /**
  * Stochastic depth (Huang et al. 2016) on a residual branch: each sample's `x` is zeroed with probability
@@ -11,7 +11,7 @@ import { RandomMaskConfig, RandomMaskLayer } from './random_mask_layer';
  *
  * @example
  * ```ts
- * const out = tf.add(shortcut, dropPath(branch, 0.1, rng.nextSeed()));
+ * const out = tf.add(shortcut, ops.dropPath(branch, 0.1, rng.nextSeed()));
  * ```
  */
 export function dropPath(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
@@ -24,7 +24,7 @@ export function dropPath(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
 }
 
 /** Options of {@link DropPath}. */
-export type DropPathConfig = RandomMaskConfig;
+export type DropPathArgs = RandomMaskArgs;
 
 /**
  * Stochastic depth as a layer (see {@link dropPath}); identity outside training. Apply it to a residual
@@ -38,15 +38,15 @@ export type DropPathConfig = RandomMaskConfig;
 export class DropPath extends RandomMaskLayer {
   static className = 'DropPath';
 
-  constructor(config: DropPathConfig) {
-    super(config, 'DropPath');
+  constructor(args: DropPathArgs) {
+    super(args, 'DropPath');
   }
 
   protected override drop(x: tf.Tensor, seed: number): tf.Tensor {
     return dropPath(x, this.rate, seed);
   }
 }
-registerLayer(DropPath);
+registerSerializable(DropPath);
 
 /**
  * Creates a {@link DropPath} layer.
@@ -56,6 +56,6 @@ registerLayer(DropPath);
  * const branch = dropPathLayer({ rate: 0.1 }).apply(x);
  * ```
  */
-export function dropPathLayer(config: DropPathConfig): DropPath {
-  return new DropPath(config);
+export function dropPathLayer(args: DropPathArgs): DropPath {
+  return new DropPath(args);
 }

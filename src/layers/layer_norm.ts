@@ -2,18 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { layerNorm } from '../ops/layer_norm';
 import { assertPositiveNumber } from '../utils/validate';
-import { CallKwargs, ones, registerLayer, singleInput, singleShape, zeros } from './layer_utils';
+import { CallKwargs, ones, singleInput, singleShape, zeros } from './layer_utils';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of {@link LayerNorm}. */
-export interface LayerNormConfig {
+export interface LayerNormArgs extends ViTLayerArgs {
   /** Added to the variance. Default 1e-6 (the reference recipe's; Keras's default is 1e-3). */
   epsilon?: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether gamma and beta are trainable. */
-  trainable?: boolean;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -34,10 +30,10 @@ export class LayerNorm extends tfl.layers.Layer {
   private gamma: tfl.LayerVariable | null = null;
   private beta: tfl.LayerVariable | null = null;
 
-  constructor(config: LayerNormConfig = {}) {
-    super(config);
-    assertPositiveNumber('LayerNorm: epsilon', config.epsilon ?? 1e-6);
-    this.epsilon = config.epsilon ?? 1e-6;
+  constructor(args: LayerNormArgs = {}) {
+    super(args);
+    assertPositiveNumber('LayerNorm: epsilon', args.epsilon ?? 1e-6);
+    this.epsilon = args.epsilon ?? 1e-6;
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
@@ -58,7 +54,7 @@ export class LayerNorm extends tfl.layers.Layer {
       const x = singleInput(inputs, 'LayerNorm');
       const gamma = (this.gamma as tfl.LayerVariable).read();
       if (x.shape[x.rank - 1] !== gamma.shape[0]) {
-        throw new Error(`LayerNorm '${this.name}': input has ${x.shape[x.rank - 1]} features but the layer was built for ${gamma.shape[0]}`);
+        throw new Error(`LayerNorm: input has ${x.shape[x.rank - 1]} features but layer '${this.name}' was built for ${gamma.shape[0]}`);
       }
       return layerNorm(x, gamma, (this.beta as tfl.LayerVariable).read(), this.epsilon);
     });
@@ -68,7 +64,7 @@ export class LayerNorm extends tfl.layers.Layer {
     return { ...super.getConfig(), epsilon: this.epsilon };
   }
 }
-registerLayer(LayerNorm);
+registerSerializable(LayerNorm);
 
 /**
  * Creates a {@link LayerNorm} layer.
@@ -78,6 +74,6 @@ registerLayer(LayerNorm);
  * const y = layerNormLayer({ epsilon: 1e-6 }).apply(x);
  * ```
  */
-export function layerNormLayer(config: LayerNormConfig = {}): LayerNorm {
-  return new LayerNorm(config);
+export function layerNormLayer(args: LayerNormArgs = {}): LayerNorm {
+  return new LayerNorm(args);
 }

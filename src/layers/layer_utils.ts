@@ -12,20 +12,10 @@ export interface CallKwargs {
   [key: string]: unknown;
 }
 
-/** The package name our classes are registered under (`tf.serialization.registerClass(cls, PACKAGE)`). */
-export const SERIALIZATION_PACKAGE = 'vit';
-
-/** Registers a layer class for `tf.loadLayersModel` and returns it. */
-export function registerLayer<T extends tf.serialization.Serializable>(
-  cls: tf.serialization.SerializableConstructor<T>,
-): tf.serialization.SerializableConstructor<T> {
-  return tf.serialization.registerClass(cls, SERIALIZATION_PACKAGE);
-}
-
 /** The single input of a layer called with a tensor or a one-element list. */
 export function singleInput(inputs: tf.Tensor | tf.Tensor[], layer: string): tf.Tensor {
   if (Array.isArray(inputs)) {
-    if (inputs.length !== 1) throw new Error(`${layer} expects one input, got ${inputs.length}`);
+    if (inputs.length !== 1) throw new Error(`${layer}: expected one input, got ${inputs.length}`);
     return inputs[0];
   }
   return inputs;
@@ -35,7 +25,7 @@ export function singleInput(inputs: tf.Tensor | tf.Tensor[], layer: string): tf.
 export function singleShape(shape: tfl.Shape | tfl.Shape[], layer: string): tfl.Shape {
   if (Array.isArray(shape[0]) || (shape.length > 0 && shape.every((s) => Array.isArray(s)))) {
     const list = shape as tfl.Shape[];
-    if (list.length !== 1) throw new Error(`${layer} expects one input, got ${list.length}`);
+    if (list.length !== 1) throw new Error(`${layer}: expected one input, got ${list.length}`);
     return list[0];
   }
   return shape as tfl.Shape;

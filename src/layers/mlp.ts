@@ -5,7 +5,9 @@ import { dropout } from '../ops/dropout';
 import { linear } from '../ops/linear';
 import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertOneOf, assertPositiveInteger } from '../utils/validate';
-import { CallKwargs, generatorFor, glorotUniform, registerLayer, singleInput, singleShape, WeightAdder, zeros } from './layer_utils';
+import { CallKwargs, generatorFor, glorotUniform, singleInput, singleShape, WeightAdder, zeros } from './layer_utils';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 const ACTIVATIONS: ActivationName[] = ['linear', 'relu', 'gelu', 'gelu_tanh'];
 
@@ -63,7 +65,7 @@ export function mlpForward(
 }
 
 /** Options of {@link MLP}. */
-export interface MLPConfig {
+export interface MLPArgs extends ViTLayerArgs {
   /** Width of each dense layer, in order; the last one is the output width. */
   units: number[];
   /** Activation after every dense layer. Default `'gelu'` (exact, erf-based, as `tf.nn.gelu`). */
@@ -72,12 +74,6 @@ export interface MLPConfig {
   dropout?: number;
   /** Seed of the layer's own random generator (initializers and dropout); default: the global generator. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether the weights are trainable. */
-  trainable?: boolean;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -105,9 +101,9 @@ export class MLP extends tfl.layers.Layer {
   private dense: DenseWeights[] = [];
   private inputDim = -1;
 
-  constructor(config: MLPConfig) {
-    super(config);
-    const { units, activation = 'gelu', dropout: rate = 0, seed } = config ?? ({} as MLPConfig);
+  constructor(args: MLPArgs) {
+    super(args);
+    const { units, activation = 'gelu', dropout: rate = 0, seed } = args ?? ({} as MLPArgs);
     validateMlpOptions('MLP', units, activation, rate);
     this.units = [...units];
     this.activation = activation;
@@ -135,7 +131,7 @@ export class MLP extends tfl.layers.Layer {
       const x = singleInput(inputs, 'MLP');
       const last = x.shape[x.rank - 1];
       if (last !== this.inputDim) {
-        throw new Error(`MLP '${this.name}': input has ${last} features on its last axis but the layer was built for ${this.inputDim}`);
+        throw new Error(`MLP: input has ${last} features on its last axis but layer '${this.name}' was built for ${this.inputDim}`);
       }
       return mlpForward(x, this.dense, this.activation, this.rate, kwargs?.training === true, layerRandom(this.rng));
     });
@@ -145,7 +141,7 @@ export class MLP extends tfl.layers.Layer {
     return { ...super.getConfig(), units: this.units, activation: this.activation, dropout: this.rate, seed: this.seed ?? null };
   }
 }
-registerLayer(MLP);
+registerSerializable(MLP);
 
 /**
  * Creates an {@link MLP} layer.
@@ -155,7 +151,7 @@ registerLayer(MLP);
  * const y = mlp({ units: [128, 64], dropout: 0.1 }).apply(tokens);
  * ```
  */
-export function mlp(config: MLPConfig): MLP {
-  return new MLP(config);
+export function mlp(args: MLPArgs): MLP {
+  return new MLP(args);
 }
 

@@ -3,10 +3,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertPositiveInteger } from '../utils/validate';
 import { addAttentionWeights, attentionForward, AttentionWeights } from './attention_core';
-import { assertRank, CallKwargs, generatorFor, registerLayer } from './layer_utils';
+import { assertRank, CallKwargs, generatorFor } from './layer_utils';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of {@link MultiHeadAttention} (Keras's names, camelCase). */
-export interface MultiHeadAttentionConfig {
+export interface MultiHeadAttentionArgs extends ViTLayerArgs {
   /** Number of attention heads. */
   numHeads: number;
   /** Size of each head for query and key. */
@@ -27,10 +29,6 @@ export interface MultiHeadAttentionConfig {
   returnAttentionScores?: boolean;
   /** Seed of the layer's own random generator (initializers, dropout); default: the library's global generator. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether the weights are trainable. */
-  trainable?: boolean;
 }
 
 /** Keyword arguments of {@link MultiHeadAttention}'s `apply`/`call`. */
@@ -82,9 +80,9 @@ export class MultiHeadAttention extends tfl.layers.Layer {
   private weightsOf: AttentionWeights | null = null;
   private dims: { query: number; value: number; key: number } | null = null;
 
-  constructor(config: MultiHeadAttentionConfig) {
-    super(config);
-    const c = config ?? ({} as MultiHeadAttentionConfig);
+  constructor(args: MultiHeadAttentionArgs) {
+    super(args);
+    const c = args ?? ({} as MultiHeadAttentionArgs);
     assertPositiveInteger('MultiHeadAttention: numHeads', c.numHeads);
     assertPositiveInteger('MultiHeadAttention: keyDim', c.keyDim);
     if (c.valueDim != null) assertPositiveInteger('MultiHeadAttention: valueDim', c.valueDim);
@@ -163,7 +161,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
       const dims = this.dims as { query: number; value: number; key: number };
       for (const [what, t, d] of [['query', query, dims.query], ['value', value, dims.value], ['key', key, dims.key]] as const) {
         if (t.shape[2] !== d) {
-          throw new Error(`MultiHeadAttention '${this.name}': ${what} has ${t.shape[2]} channels but the layer was built for ${d}`);
+          throw new Error(`MultiHeadAttention: ${what} has ${t.shape[2]} channels but layer '${this.name}' was built for ${d}`);
         }
       }
       const { output, scores } = attentionForward(this.weightsOf as AttentionWeights, query, value, key, {
@@ -190,7 +188,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     };
   }
 }
-registerLayer(MultiHeadAttention);
+registerSerializable(MultiHeadAttention);
 
 /**
  * Creates a {@link MultiHeadAttention} layer.
@@ -200,6 +198,6 @@ registerLayer(MultiHeadAttention);
  * const y = multiHeadAttention({ numHeads: 4, keyDim: 64 }).apply([x, x]);
  * ```
  */
-export function multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
-  return new MultiHeadAttention(config);
+export function multiHeadAttention(args: MultiHeadAttentionArgs): MultiHeadAttention {
+  return new MultiHeadAttention(args);
 }

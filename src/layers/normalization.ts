@@ -1,7 +1,8 @@
 /** Keras-compatible `Normalization` preprocessing layer with a streaming, float64 `adapt`. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { ViTLayerArgs } from './layer_args';
+import { registerSerializable } from '../utils/serialization';
 
 /** Keras's `backend.epsilon()`: the floor of the standard deviation the layer divides by. */
 export const NORMALIZATION_EPSILON = 1e-7;
@@ -20,7 +21,7 @@ export type AdaptBatch = tf.Tensor | ArrayBatch;
 export type AdaptData = AdaptBatch | Iterable<AdaptBatch> | AsyncIterable<AdaptBatch>;
 
 /** Options of {@link Normalization} (Keras's `Normalization`). */
-export interface NormalizationArgs extends LayerArgs {
+export interface NormalizationArgs extends ViTLayerArgs {
   /** Axis or axes that keep their own statistics (default -1: per channel); `null` for one global mean/variance. */
   axis?: number | number[] | null;
   /** Fixed mean (number or per-feature array); requires `variance`. */
@@ -84,7 +85,7 @@ export class Normalization extends tfl.layers.Layer {
     if (this.axis !== null) {
       const axes = Array.isArray(this.axis) ? this.axis : [this.axis];
       if (axes.length === 0 || axes.some((a) => !Number.isInteger(a))) {
-        throw new Error(`axis must be an integer, an array of integers or null, got ${JSON.stringify(args.axis)}`);
+        throw new Error(`Normalization: axis must be an integer, an array of integers or null, got ${JSON.stringify(args.axis)}`);
       }
     }
     this.invert = args.invert ?? false;
@@ -93,8 +94,8 @@ export class Normalization extends tfl.layers.Layer {
     }
     for (const [name, v] of [['mean', args.mean], ['variance', args.variance]] as const) {
       const vals = v === undefined ? [] : Array.isArray(v) ? v : [v];
-      if (vals.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`${name} must be finite numbers, got ${JSON.stringify(v)}`);
-      if (name === 'variance' && vals.some((x) => x < 0)) throw new Error(`variance must be non-negative, got ${JSON.stringify(v)}`);
+      if (vals.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`Normalization: ${name} must be finite numbers, got ${JSON.stringify(v)}`);
+      if (name === 'variance' && vals.some((x) => x < 0)) throw new Error(`Normalization: variance must be non-negative, got ${JSON.stringify(v)}`);
     }
     this.initMean = args.mean;
     this.initVariance = args.variance;
@@ -105,7 +106,7 @@ export class Normalization extends tfl.layers.Layer {
     const axes = (Array.isArray(this.axis) ? this.axis : [this.axis]).map((a) => (a < 0 ? a + rank : a));
     for (const a of axes) {
       if (a < 1 || a >= rank) {
-        throw new Error(`axis ${JSON.stringify(this.axis)} is out of range for inputs of rank ${rank} (the batch axis 0 cannot be kept)`);
+        throw new Error(`Normalization: axis ${JSON.stringify(this.axis)} is out of range for inputs of rank ${rank} (the batch axis 0 cannot be kept)`);
       }
     }
     return [...new Set(axes)].sort((p, q) => p - q);
@@ -122,7 +123,7 @@ export class Normalization extends tfl.layers.Layer {
     const size = this.featureShape.reduce((p, q) => p * q, 1);
     const values = (v: number | number[] | undefined, dflt: number, name: string): Float32Array => {
       if (v === undefined || typeof v === 'number') return new Float32Array(size).fill(v ?? dflt);
-      if (v.length !== size) throw new Error(`${name} has ${v.length} values but the kept axes have ${size} features`);
+      if (v.length !== size) throw new Error(`Normalization: ${name} has ${v.length} values but the kept axes have ${size} features`);
       return Float32Array.from(v);
     };
     const meanInit = values(this.initMean, 0, 'mean');
@@ -168,21 +169,21 @@ export class Normalization extends tfl.layers.Layer {
         values = batch.data;
         shape = batch.shape;
         const n = shape.reduce((p, q) => p * q, 1);
-        if (n !== values.length) throw new Error(`adapt: batch shape [${shape}] holds ${n} values but data has ${values.length}`);
+        if (n !== values.length) throw new Error(`Normalization: adapt batch shape [${shape}] holds ${n} values but data has ${values.length}`);
       } else {
-        throw new Error('adapt: each batch must be a tf.Tensor or { data, shape }');
+        throw new Error('Normalization: adapt batches must each be a tf.Tensor or { data, shape }');
       }
-      if (shape.length < 1) throw new Error('adapt: batches must have a batch axis (rank ≥ 1)');
+      if (shape.length < 1) throw new Error('Normalization: adapt batches must have a batch axis (rank ≥ 1)');
       if (rank < 0) {
         rank = shape.length;
         const keep = this.resolveAxes(rank);
         featureShape = keep.map((a) => shape[a]);
         if (this.built && this.featureShape.join() !== featureShape.join()) {
-          throw new Error(`adapt: data features [${featureShape}] do not match the built layer's [${this.featureShape}]`);
+          throw new Error(`Normalization: adapt data features [${featureShape}] do not match the built layer's [${this.featureShape}]`);
         }
         moments = new Moments(featureShape.reduce((p, q) => p * q, 1));
       } else if (shape.length !== rank || this.resolveAxes(rank).some((a, i) => shape[a] !== featureShape[i])) {
-        throw new Error(`adapt: batch shape [${shape}] is inconsistent with earlier batches`);
+        throw new Error(`Normalization: adapt batch shape [${shape}] is inconsistent with earlier batches`);
       }
       reduceBatch(values, shape, this.resolveAxes(rank), moments as Moments);
     };
@@ -193,9 +194,9 @@ export class Normalization extends tfl.layers.Layer {
     } else if (data && typeof (data as Iterable<AdaptBatch>)[Symbol.iterator] === 'function') {
       for (const b of data as Iterable<AdaptBatch>) await consume(b);
     } else {
-      throw new Error('adapt: data must be a tensor, a { data, shape } batch or an (async) iterable of them');
+      throw new Error('Normalization: adapt data must be a tensor, a { data, shape } batch or an (async) iterable of them');
     }
-    if (!moments || moments.count === 0) throw new Error('adapt: no data');
+    if (!moments || moments.count === 0) throw new Error('Normalization: adapt got no data');
     if (!this.built) {
       const shape: number[] = new Array(rank).fill(1);
       this.resolveAxes(rank).forEach((a, i) => (shape[a] = featureShape[i]));
@@ -234,7 +235,7 @@ export class Normalization extends tfl.layers.Layer {
     return { ...super.getConfig(), ...config };
   }
 }
-tf.serialization.registerClass(Normalization, 'vit');
+registerSerializable(Normalization);
 
 /** Reduces one batch into `moments` (float64, two passes over the batch). */
 function reduceBatch(values: ArrayLike<number>, shape: number[], keep: number[], moments: Moments): void {

@@ -3,10 +3,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { linear } from '../ops/linear';
 import { RandomGenerator } from '../utils/random';
 import { assertPositiveInteger } from '../utils/validate';
-import { assertRank, generatorFor, glorotUniform, registerLayer, singleInput, singleShape, zeros } from './layer_utils';
+import { assertRank, generatorFor, glorotUniform, singleInput, singleShape, zeros } from './layer_utils';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of {@link PatchEncoder}. */
-export interface PatchEncoderConfig {
+export interface PatchEncoderArgs extends ViTLayerArgs {
   /** Number of patches per image (tokens in). */
   numPatches: number;
   /** Width of the token embeddings. */
@@ -15,12 +17,6 @@ export interface PatchEncoderConfig {
   classToken?: boolean;
   /** Seed of the layer's own random generator (initializers); default: the library's global generator. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether the weights are trainable. */
-  trainable?: boolean;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -58,14 +54,14 @@ export class PatchEncoder extends tfl.layers.Layer {
   private token: tfl.LayerVariable | null = null;
   private patchValues = -1;
 
-  constructor(config: PatchEncoderConfig) {
-    super(config);
-    assertPositiveInteger('PatchEncoder: numPatches', config?.numPatches);
-    assertPositiveInteger('PatchEncoder: projectionDim', config.projectionDim);
-    this.numPatches = config.numPatches;
-    this.projectionDim = config.projectionDim;
-    this.classToken = config.classToken ?? false;
-    this.seed = config.seed ?? undefined;
+  constructor(args: PatchEncoderArgs) {
+    super(args);
+    assertPositiveInteger('PatchEncoder: numPatches', args?.numPatches);
+    assertPositiveInteger('PatchEncoder: projectionDim', args.projectionDim);
+    this.numPatches = args.numPatches;
+    this.projectionDim = args.projectionDim;
+    this.classToken = args.classToken ?? false;
+    this.seed = args.seed ?? undefined;
     this.rng = generatorFor(this.seed);
   }
 
@@ -111,7 +107,7 @@ export class PatchEncoder extends tfl.layers.Layer {
       const x = singleInput(inputs, 'PatchEncoder');
       this.checkShape(x.shape);
       if (x.shape[2] !== this.patchValues) {
-        throw new Error(`PatchEncoder '${this.name}': patches have ${x.shape[2]} values but the layer was built for ${this.patchValues}`);
+        throw new Error(`PatchEncoder: patches have ${x.shape[2]} values but layer '${this.name}' was built for ${this.patchValues}`);
       }
       let tokens = linear(x, this.kernel.read(), this.bias.read());
       if (this.token != null) {
@@ -133,7 +129,7 @@ export class PatchEncoder extends tfl.layers.Layer {
     };
   }
 }
-registerLayer(PatchEncoder);
+registerSerializable(PatchEncoder);
 
 /**
  * Creates a {@link PatchEncoder} layer.
@@ -143,6 +139,6 @@ registerLayer(PatchEncoder);
  * const tokens = patchEncoder({ numPatches: 64, projectionDim: 192, classToken: true }).apply(patches);
  * ```
  */
-export function patchEncoder(config: PatchEncoderConfig): PatchEncoder {
-  return new PatchEncoder(config);
+export function patchEncoder(args: PatchEncoderArgs): PatchEncoder {
+  return new PatchEncoder(args);
 }

@@ -1,18 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { assertPositiveInteger } from '../utils/validate';
-import { assertRank, registerLayer, singleInput, singleShape } from './layer_utils';
+import { assertRank, singleInput, singleShape } from './layer_utils';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of {@link Patches}. */
-export interface PatchesConfig {
+export interface PatchesArgs extends ViTLayerArgs {
   /** Side of the square patches, in pixels. */
   patchSize: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether the layer's (non-existent) weights are trainable; kept for the tfjs layer API. */
-  trainable?: boolean;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -35,10 +31,10 @@ export class Patches extends tfl.layers.Layer {
   /** Side of the square patches. */
   readonly patchSize: number;
 
-  constructor(config: PatchesConfig) {
-    super(config);
-    assertPositiveInteger('patchSize', config?.patchSize);
-    this.patchSize = config.patchSize;
+  constructor(args: PatchesArgs) {
+    super(args);
+    assertPositiveInteger('Patches: patchSize', args?.patchSize);
+    this.patchSize = args.patchSize;
   }
 
   private gridOf(shape: readonly (number | null)[]): { rows: number | null; cols: number | null; channels: number | null } {
@@ -78,7 +74,7 @@ export class Patches extends tfl.layers.Layer {
     return { ...super.getConfig(), patchSize: this.patchSize };
   }
 }
-registerLayer(Patches);
+registerSerializable(Patches);
 
 /**
  * Creates a {@link Patches} layer.
@@ -88,6 +84,6 @@ registerLayer(Patches);
  * const tokens = patches({ patchSize: 4 }).apply(images); // [B, 32, 32, 3] → [B, 64, 48]
  * ```
  */
-export function patches(config: PatchesConfig): Patches {
-  return new Patches(config);
+export function patches(args: PatchesArgs): Patches {
+  return new Patches(args);
 }

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { ViTLayerArgs } from './layer_args';
+import type { CallKwargs } from './layer_utils';
 
 import {
   composeTransforms,
@@ -20,9 +21,10 @@ import {
 import { transformImages } from '../image/transform';
 import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
+import { registerSerializable } from '../utils/serialization';
 
 /** Options shared by the transform-based augmentation layers. */
-export interface RandomTransformArgs extends LayerArgs {
+export interface RandomTransformArgs extends ViTLayerArgs {
   /** How points outside the input are filled (Keras's names). Default `'reflect'`. */
   fillMode?: FillMode;
   /** `'bilinear'` (default) or `'nearest'`. */
@@ -44,7 +46,7 @@ export function parseFactor(name: string, factor: unknown, lo: number, hi: numbe
   } else {
     throw new Error(`${name} must be a number or a [lower, upper] pair of finite numbers, got ${JSON.stringify(factor)}`);
   }
-  if (range[0] > range[1]) throw new Error(`${name}: lower bound ${range[0]} exceeds upper bound ${range[1]}`);
+  if (range[0] > range[1]) throw new Error(`${name} has lower bound ${range[0]} above upper bound ${range[1]}`);
   if (range[0] < lo || range[1] > hi) {
     throw new Error(`${name} must lie within [${lo}, ${hi}], got ${JSON.stringify(factor)}`);
   }
@@ -68,11 +70,11 @@ export abstract class RandomTransformLayer<P> extends tfl.layers.Layer {
     this.fillMode = args.fillMode ?? 'reflect';
     this.interpolation = args.interpolation ?? 'bilinear';
     this.fillValue = args.fillValue ?? 0;
-    assertOneOf('fillMode', this.fillMode, FILL_MODES);
-    assertOneOf('interpolation', this.interpolation, INTERPOLATION_MODES);
-    assertFiniteNumber('fillValue', this.fillValue);
+    assertOneOf(`${this.getClassName()}: fillMode`, this.fillMode, FILL_MODES);
+    assertOneOf(`${this.getClassName()}: interpolation`, this.interpolation, INTERPOLATION_MODES);
+    assertFiniteNumber(`${this.getClassName()}: fillValue`, this.fillValue);
     if (args.seed !== undefined) {
-      assertFiniteNumber('seed', args.seed);
+      assertFiniteNumber(`${this.getClassName()}: seed`, args.seed);
       this.seed = args.seed;
       this.rng = new RandomGenerator(args.seed);
     }
@@ -104,7 +106,7 @@ export abstract class RandomTransformLayer<P> extends tfl.layers.Layer {
     return inputShape;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x.rank !== 3 && x.rank !== 4) {
       throw new Error(`${this.getClassName()}: input rank must be 3 [H, W, C] or 4 [B, H, W, C], got rank ${x.rank} (shape [${x.shape}])`);
@@ -178,9 +180,9 @@ export class RandomAffine extends RandomTransformLayer<AffineParameters> {
   constructor(args: RandomAffineArgs = {}) {
     super(args);
     this.cfg = { rotationFactor: args.rotationFactor ?? 0, heightFactor: args.heightFactor ?? 0, widthFactor: args.widthFactor };
-    this.rotationRange = parseFactor('rotationFactor', this.cfg.rotationFactor, -1, 1);
-    this.heightRange = parseFactor('heightFactor', this.cfg.heightFactor, -1, 1);
-    if (args.widthFactor !== undefined) this.widthRange = parseFactor('widthFactor', args.widthFactor, -1, 1);
+    this.rotationRange = parseFactor('RandomAffine: rotationFactor', this.cfg.rotationFactor, -1, 1);
+    this.heightRange = parseFactor('RandomAffine: heightFactor', this.cfg.heightFactor, -1, 1);
+    if (args.widthFactor !== undefined) this.widthRange = parseFactor('RandomAffine: widthFactor', args.widthFactor, -1, 1);
   }
 
   protected drawOne(rng: RandomGenerator): AffineParameters {
@@ -200,7 +202,7 @@ export class RandomAffine extends RandomTransformLayer<AffineParameters> {
     return { ...super.getConfig(), ...config };
   }
 }
-tf.serialization.registerClass(RandomAffine, 'vit');
+registerSerializable(RandomAffine);
 
 /** Creates a {@link RandomAffine} layer (fused random rotation + zoom). */
 export function randomAffine(args?: RandomAffineArgs): RandomAffine {

@@ -1,17 +1,19 @@
 /** Keras-compatible `RandomFlip` augmentation layer. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { ViTLayerArgs } from './layer_args';
+import type { CallKwargs } from './layer_utils';
 
 import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
+import { registerSerializable } from '../utils/serialization';
 
 /** Which flips {@link RandomFlip} may apply. */
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
 const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
 
 /** Options of {@link RandomFlip}. */
-export interface RandomFlipArgs extends LayerArgs {
+export interface RandomFlipArgs extends ViTLayerArgs {
   /** Default `'horizontal_and_vertical'` (each direction flipped independently with probability ½). */
   mode?: FlipMode;
   /** Seed of the layer's own generator; without it draws come from `globalRandom()`. */
@@ -46,9 +48,9 @@ export class RandomFlip extends tfl.layers.Layer {
   constructor(args: RandomFlipArgs = {}) {
     super(args);
     this.mode = args.mode ?? 'horizontal_and_vertical';
-    assertOneOf('mode', this.mode, FLIP_MODES);
+    assertOneOf('RandomFlip: mode', this.mode, FLIP_MODES);
     if (args.seed !== undefined) {
-      assertFiniteNumber('seed', args.seed);
+      assertFiniteNumber('RandomFlip: seed', args.seed);
       this.seed = args.seed;
       this.rng = new RandomGenerator(args.seed);
     }
@@ -70,7 +72,7 @@ export class RandomFlip extends tfl.layers.Layer {
     return inputShape;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x.rank !== 3 && x.rank !== 4) {
       throw new Error(`RandomFlip: input rank must be 3 [H, W, C] or 4 [B, H, W, C], got rank ${x.rank} (shape [${x.shape}])`);
@@ -107,7 +109,7 @@ export class RandomFlip extends tfl.layers.Layer {
     return { ...super.getConfig(), ...config };
   }
 }
-tf.serialization.registerClass(RandomFlip, 'vit');
+registerSerializable(RandomFlip);
 
 /** Creates a {@link RandomFlip} layer. */
 export function randomFlip(args?: RandomFlipArgs): RandomFlip {

@@ -3,17 +3,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange } from '../utils/validate';
 import { CallKwargs, generatorFor, singleInput, singleShape } from './layer_utils';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of the dropout-style layers ({@link SeededDropout}, {@link DropPath}). */
-export interface RandomMaskConfig {
+export interface RandomMaskArgs extends ViTLayerArgs {
   /** Fraction dropped, in [0, 1). */
   rate: number;
   /** Seed of the layer's own random generator; default: the library's global generator. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -28,11 +25,11 @@ export abstract class RandomMaskLayer extends tfl.layers.Layer {
   readonly seed?: number;
   private readonly rng: RandomGenerator;
 
-  constructor(config: RandomMaskConfig, layer: string) {
-    super(config);
-    assertInRange(`${layer}: rate`, config?.rate, 0, 1, { openHigh: true });
-    this.rate = config.rate;
-    this.seed = config.seed ?? undefined;
+  constructor(args: RandomMaskArgs, layer: string) {
+    super(args);
+    assertInRange(`${layer}: rate`, args?.rate, 0, 1, { openHigh: true });
+    this.rate = args.rate;
+    this.seed = args.seed ?? undefined;
     this.rng = generatorFor(this.seed);
   }
 

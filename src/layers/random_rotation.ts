@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ImageTransform, rotationTransform } from '../image/affine';
 import { RandomGenerator } from '../utils/random';
 import { parseFactor, RandomTransformArgs, RandomTransformLayer } from './random_affine';
+import { registerSerializable } from '../utils/serialization';
 
 /** Options of {@link RandomRotation} (Keras's `RandomRotation`). */
 export interface RandomRotationArgs extends RandomTransformArgs {
@@ -40,7 +41,7 @@ export class RandomRotation extends RandomTransformLayer<RotationParameters> {
     super(args);
     if (args?.factor === undefined) throw new Error('RandomRotation: factor is required');
     this.factor = args.factor;
-    this.range = parseFactor('factor', args.factor, -1, 1);
+    this.range = parseFactor('RandomRotation: factor', args.factor, -1, 1);
   }
 
   protected drawOne(rng: RandomGenerator): RotationParameters {
@@ -55,7 +56,7 @@ export class RandomRotation extends RandomTransformLayer<RotationParameters> {
     return { ...super.getConfig(), factor: this.factor };
   }
 }
-tf.serialization.registerClass(RandomRotation, 'vit');
+registerSerializable(RandomRotation);
 
 /** Creates a {@link RandomRotation} layer. */
 export function randomRotation(args: RandomRotationArgs): RandomRotation {

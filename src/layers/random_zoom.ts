@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ImageTransform, zoomTransform } from '../image/affine';
 import { RandomGenerator } from '../utils/random';
 import { parseFactor, RandomTransformArgs, RandomTransformLayer } from './random_affine';
+import { registerSerializable } from '../utils/serialization';
 
 /** Options of {@link RandomZoom} (Keras's `RandomZoom`). */
 export interface RandomZoomArgs extends RandomTransformArgs {
@@ -47,10 +48,10 @@ export class RandomZoom extends RandomTransformLayer<ZoomParameters> {
     super(args);
     if (args?.heightFactor === undefined) throw new Error('RandomZoom: heightFactor is required');
     this.heightFactor = args.heightFactor;
-    this.heightRange = parseFactor('heightFactor', args.heightFactor, -1, 1);
+    this.heightRange = parseFactor('RandomZoom: heightFactor', args.heightFactor, -1, 1);
     if (args.widthFactor !== undefined) {
       this.widthFactor = args.widthFactor;
-      this.widthRange = parseFactor('widthFactor', args.widthFactor, -1, 1);
+      this.widthRange = parseFactor('RandomZoom: widthFactor', args.widthFactor, -1, 1);
     }
   }
 
@@ -70,7 +71,7 @@ export class RandomZoom extends RandomTransformLayer<ZoomParameters> {
     return { ...super.getConfig(), ...config };
   }
 }
-tf.serialization.registerClass(RandomZoom, 'vit');
+registerSerializable(RandomZoom);
 
 /** Creates a {@link RandomZoom} layer. */
 export function randomZoom(args: RandomZoomArgs): RandomZoom {

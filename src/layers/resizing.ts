@@ -5,12 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { ViTLayerArgs } from './layer_args';
 
 import { assertOneOf, assertPositiveInteger } from '../utils/validate';
+import { registerSerializable } from '../utils/serialization';
 
 /** Options of {@link Resizing}. */
-export interface ResizingArgs extends LayerArgs {
+export interface ResizingArgs extends ViTLayerArgs {
   /** Output height. */
   height: number;
   /** Output width. */
@@ -42,12 +43,12 @@ export class Resizing extends tfl.layers.Layer {
 
   constructor(args: ResizingArgs) {
     super(args);
-    assertPositiveInteger('height', args?.height);
-    assertPositiveInteger('width', args.width);
+    assertPositiveInteger('Resizing: height', args?.height);
+    assertPositiveInteger('Resizing: width', args.width);
     this.height = args.height;
     this.width = args.width;
     this.interpolation = args.interpolation ?? 'bilinear';
-    assertOneOf('interpolation', this.interpolation, ['bilinear', 'nearest'] as const);
+    assertOneOf('Resizing: interpolation', this.interpolation, ['bilinear', 'nearest'] as const);
     this.cropToAspectRatio = args.cropToAspectRatio ?? false;
   }
 
@@ -87,7 +88,7 @@ export class Resizing extends tfl.layers.Layer {
     };
   }
 }
-tf.serialization.registerClass(Resizing, 'vit');
+registerSerializable(Resizing);
 
 /** Creates a {@link Resizing} layer. */
 export function resizing(args: ResizingArgs): Resizing {

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dropout } from '../ops/dropout';
-import { registerLayer } from './layer_utils';
-import { RandomMaskConfig, RandomMaskLayer } from './random_mask_layer';
+import { RandomMaskArgs, RandomMaskLayer } from './random_mask_layer';
+import { registerSerializable } from '../utils/serialization';
 
 /** Options of {@link SeededDropout}. */
-export type SeededDropoutConfig = RandomMaskConfig;
+export type SeededDropoutArgs = RandomMaskArgs;
 
 /**
  * Inverted dropout whose masks come from the library's {@link RandomGenerator}: a new mask at every training
@@ -20,15 +20,15 @@ export type SeededDropoutConfig = RandomMaskConfig;
 export class SeededDropout extends RandomMaskLayer {
   static className = 'SeededDropout';
 
-  constructor(config: SeededDropoutConfig) {
-    super(config, 'SeededDropout');
+  constructor(args: SeededDropoutArgs) {
+    super(args, 'SeededDropout');
   }
 
   protected override drop(x: tf.Tensor, seed: number): tf.Tensor {
     return dropout(x, this.rate, seed);
   }
 }
-registerLayer(SeededDropout);
+registerSerializable(SeededDropout);
 
 /**
  * Creates a {@link SeededDropout} layer.
@@ -38,6 +38,6 @@ registerLayer(SeededDropout);
  * const y = seededDropout({ rate: 0.5 }).apply(features);
  * ```
  */
-export function seededDropout(config: SeededDropoutConfig): SeededDropout {
-  return new SeededDropout(config);
+export function seededDropout(args: SeededDropoutArgs): SeededDropout {
+  return new SeededDropout(args);
 }

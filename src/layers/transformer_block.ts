@@ -6,11 +6,13 @@ import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertInRange, assertPositiveInteger, assertPositiveNumber } from '../utils/validate';
 import { addAttentionWeights, attentionForward, AttentionWeights } from './attention_core';
 import { dropPath } from './drop_path';
-import { assertRank, CallKwargs, generatorFor, Initializer, ones, registerLayer, singleInput, singleShape, zeros } from './layer_utils';
+import { assertRank, CallKwargs, generatorFor, Initializer, ones, singleInput, singleShape, zeros } from './layer_utils';
 import { addMlpWeights, DenseWeights, mlpForward, validateMlpOptions } from './mlp';
+import { registerSerializable } from '../utils/serialization';
+import type { ViTLayerArgs } from './layer_args';
 
 /** Options of {@link TransformerBlock}. */
-export interface TransformerBlockConfig {
+export interface TransformerBlockArgs extends ViTLayerArgs {
   /** Number of attention heads. */
   numHeads: number;
   /** Query/key (and value) size per head. */
@@ -29,12 +31,6 @@ export interface TransformerBlockConfig {
   dropPath?: number;
   /** Seed of the layer's own random generator (initializers, dropout); default: the library's global generator. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
-  /** Whether the weights are trainable. */
-  trainable?: boolean;
-  /** Input shape without the batch axis, when this is the first layer of a model. */
-  inputShape?: (number | null)[];
 }
 
 /**
@@ -82,9 +78,9 @@ export class TransformerBlock extends tfl.layers.Layer {
   private attention: AttentionWeights | null = null;
   private mlp: DenseWeights[] = [];
 
-  constructor(config: TransformerBlockConfig) {
-    super(config);
-    const c = config ?? ({} as TransformerBlockConfig);
+  constructor(args: TransformerBlockArgs) {
+    super(args);
+    const c = args ?? ({} as TransformerBlockArgs);
     assertPositiveInteger('TransformerBlock: numHeads', c.numHeads);
     assertPositiveInteger('TransformerBlock: keyDim', c.keyDim);
     const rate = c.dropout ?? 0.1;
@@ -139,7 +135,7 @@ export class TransformerBlock extends tfl.layers.Layer {
       const x = singleInput(inputs, 'TransformerBlock');
       assertRank('TransformerBlock', x.shape, 3, 'input [batch, tokens, width]');
       if (x.shape[2] !== this.width) {
-        throw new Error(`TransformerBlock '${this.name}': input has width ${x.shape[2]} but the layer was built for ${this.width}`);
+        throw new Error(`TransformerBlock: input has width ${x.shape[2]} but layer '${this.name}' was built for ${this.width}`);
       }
       const training = kwargs?.training === true;
       const rng = layerRandom(this.rng);
@@ -175,7 +171,7 @@ export class TransformerBlock extends tfl.layers.Layer {
     };
   }
 }
-registerLayer(TransformerBlock);
+registerSerializable(TransformerBlock);
 
 /**
  * Creates a {@link TransformerBlock} layer.
@@ -186,6 +182,6 @@ registerLayer(TransformerBlock);
  * for (let i = 0; i < 8; i++) x = transformerBlock({ numHeads: 4, keyDim: 64, mlpUnits: [128, 64] }).apply(x) as tfl.SymbolicTensor;
  * ```
  */
-export function transformerBlock(config: TransformerBlockConfig): TransformerBlock {
-  return new TransformerBlock(config);
+export function transformerBlock(args: TransformerBlockArgs): TransformerBlock {
+  return new TransformerBlock(args);
 }

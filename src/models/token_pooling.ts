@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { ViTLayerArgs } from '../layers/layer_args';
 import { assertOneOf } from '../utils/validate';
+import { registerSerializable } from '../utils/serialization';
 
 /** How {@link TokenPooling} turns `[batch, tokens, dim]` into `[batch, dim]`. */
 export type TokenPoolingMode = 'mean' | 'first';
 
 /** Configuration of {@link TokenPooling}. */
-export interface TokenPoolingArgs extends LayerArgs {
+export interface TokenPoolingArgs extends ViTLayerArgs {
   /** `'mean'`: average over tokens (global average pooling); `'first'`: the first token (a class token). */
   mode: TokenPoolingMode;
 }
@@ -30,7 +31,7 @@ export class TokenPooling extends tfl.layers.Layer {
   /** @param args See {@link TokenPoolingArgs}. */
   constructor(args: TokenPoolingArgs) {
     super(args);
-    assertOneOf('mode', args?.mode, ['mean', 'first'] as const);
+    assertOneOf('TokenPooling: mode', args?.mode, ['mean', 'first'] as const);
     this.mode = args.mode;
     this.inputSpec = [{ ndim: 3 }];
   }
@@ -38,7 +39,7 @@ export class TokenPooling extends tfl.layers.Layer {
   /** `[batch, tokens, dim]` → `[batch, dim]`. */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
-    if (shape.length !== 3) throw new Error(`TokenPooling expects [batch, tokens, dim], got [${shape}]`);
+    if (shape.length !== 3) throw new Error(`TokenPooling: input must be [batch, tokens, dim], got [${shape}]`);
     return [shape[0], shape[2]];
   }
 
@@ -57,7 +58,7 @@ export class TokenPooling extends tfl.layers.Layer {
     return { ...super.getConfig(), mode: this.mode };
   }
 }
-tf.serialization.registerClass(TokenPooling, 'vit');
+registerSerializable(TokenPooling);
 
 /** Creates a {@link TokenPooling} layer. */
 export function tokenPooling(args: TokenPoolingArgs): TokenPooling {

@@ -15,6 +15,7 @@ import { randomZoom } from '../layers/random_zoom';
 import { resizing } from '../layers/resizing';
 import { seededDropout } from '../layers/seeded_dropout';
 import { transformerBlock } from '../layers/transformer_block';
+import { registerSerializable } from '../utils/serialization';
 
 /**
  * The model {@link createViTClassifier} returns: a functional `tf.LayersModel` (image in, logits out) whose
@@ -32,7 +33,7 @@ export class ViTClassifier extends tfl.LayersModel {
     acceptSparseLabels(this);
   }
 }
-tf.serialization.registerClass(ViTClassifier, 'vit');
+registerSerializable(ViTClassifier);
 
 function augmentationLayers(spec: AugmentationSpec, nextSeed: () => number | undefined): tfl.layers.Layer[] {
   const layers: tfl.layers.Layer[] = [];
@@ -166,7 +167,9 @@ export async function adaptNormalization(
   model: tfl.LayersModel,
   data: tf.Tensor | Iterable<tf.Tensor> | AsyncIterable<tf.Tensor>,
 ): Promise<void> {
-  const layer = model.layers.find((l) => l instanceof Normalization) as Normalization | undefined;
+  // By class name, not `instanceof`: a model built by another copy of the library (its ESM build where this is the
+  // CommonJS one) has a Normalization layer of that copy's class.
+  const layer = model.layers.find((l) => l.getClassName() === Normalization.className) as Normalization | undefined;
   if (layer == null) {
     throw new Error(`adaptNormalization: model '${model.name}' has no Normalization layer (was it built with normalization: false?)`);
   }

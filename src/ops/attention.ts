@@ -50,7 +50,7 @@ export interface AttentionResult {
  *
  * @example
  * ```ts
- * const { output } = scaledDotProductAttention(q, k, v, { dropout: 0.1, training: true, seed: rng.nextSeed() });
+ * const { output } = ops.scaledDotProductAttention(q, k, v, { dropout: 0.1, training: true, seed: rng.nextSeed() });
  * ```
  */
 export function scaledDotProductAttention(

@@ -17,7 +17,7 @@ import { simdDropoutMask } from './wasm/dropout_mask_kernel';
  *
  * @example
  * ```ts
- * const mask = dropoutMask([2, 3], 0.5, 42); // entries 0 or 2
+ * const mask = ops.dropoutMask([2, 3], 0.5, 42); // entries 0 or 2
  * ```
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
@@ -73,7 +73,7 @@ function fillMask(out: Float32Array, threshold: number, scale: number, states: U
  *
  * @example
  * ```ts
- * const y = dropout(x, 0.1, rng.nextSeed());
+ * const y = ops.dropout(x, 0.1, rng.nextSeed());
  * ```
  */
 export function dropout(x: tf.Tensor, rate: number, seed?: number): tf.Tensor {

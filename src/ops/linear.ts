@@ -20,7 +20,7 @@ import { simdColumnSums, simdMatMul, simdMatMulTransposeA } from './wasm/strided
  *
  * @example
  * ```ts
- * const y = linear(x, kernel, bias, 'gelu'); // [batch, tokens, inDim] → [batch, tokens, outDim]
+ * const y = ops.linear(x, kernel, bias, 'gelu'); // [batch, tokens, inDim] → [batch, tokens, outDim]
  * ```
  */
 export function linear(

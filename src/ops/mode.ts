@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { sharedState } from '../utils/shared_state';
 import { assertOneOf } from '../utils/validate';
 import { simdKernelsAvailable } from './wasm/simd';
 import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
@@ -22,32 +23,34 @@ import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
  */
 export type OpsMode = 'auto' | 'fast' | 'reference';
 
-let mode: OpsMode = 'auto';
+/** The mode, on `globalThis` so that every copy of the library in the process (ESM and CommonJS) shares it. */
+const shared = sharedState<{ mode: OpsMode }>('opsMode.v1', () => ({ mode: 'auto' }));
 
 /**
  * Chooses the formulation of the library's ops (see {@link OpsMode}). Meant for benchmarks and tests;
  * the default `'auto'` is the right choice for training and inference.
+ * `opsInfo()` (top level of `vit-tfjs`) reports the mode and what runs on the active backend.
  *
  * @example
  * ```ts
- * setOpsMode('reference'); // plain tf ops, e.g. to compare speed or results
+ * ops.setOpsMode('reference'); // plain tf ops, e.g. to compare speed or results
  * ```
  */
 export function setOpsMode(newMode: OpsMode): void {
   assertOneOf('mode', newMode, ['auto', 'fast', 'reference'] as const);
-  mode = newMode;
-  if (mode === 'reference') setWasmZeroCopyIdentity(false);
+  shared.mode = newMode;
+  if (newMode === 'reference') setWasmZeroCopyIdentity(false);
 }
 
 /** The current {@link OpsMode}. */
 export function getOpsMode(): OpsMode {
-  return mode;
+  return shared.mode;
 }
 
 /** Whether the ops should take their fast formulation on the active backend. @internal */
 export function useFastOps(): boolean {
-  if (mode === 'reference') return false;
-  if (mode === 'fast') return true;
+  if (shared.mode === 'reference') return false;
+  if (shared.mode === 'fast') return true;
   const backend = tf.getBackend();
   return backend === 'wasm' || backend === 'cpu';
 }
@@ -63,5 +66,5 @@ export function prepareFastPath(): void {
 
 /** Whether the fast formulations may use the library's WebAssembly SIMD kernels (wasm backend only). @internal */
 export function useSimdKernels(): boolean {
-  return mode !== 'reference' && simdKernelsAvailable();
+  return shared.mode !== 'reference' && simdKernelsAvailable();
 }

@@ -7,9 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertFiniteNumber, assertInRange, assertNonNegativeInteger, assertPositiveInteger } from '../utils/validate';
-
-/** Package name under which the schedules are registered with `tf.serialization.registerClass`. */
-const PKG = 'vit';
+import { registerSerializable } from '../utils/serialization';
 
 /** A learning-rate schedule: maps the 0-based optimizer step to a learning rate. Serializable. */
 export abstract class LearningRateSchedule extends tf.serialization.Serializable {
@@ -119,7 +117,7 @@ export class LinearWarmup extends LearningRateSchedule {
     return new cls({ ...config, after: after != null ? deserializeSchedule(after) : undefined });
   }
 }
-tf.serialization.registerClass(LinearWarmup, PKG);
+registerSerializable(LinearWarmup);
 
 /** Creates a {@link LinearWarmup} schedule. */
 export function linearWarmup(config: LinearWarmupConfig): LinearWarmup {
@@ -208,7 +206,7 @@ export class CosineDecay extends LearningRateSchedule {
     };
   }
 }
-tf.serialization.registerClass(CosineDecay, PKG);
+registerSerializable(CosineDecay);
 
 /** Creates a {@link CosineDecay} schedule. */
 export function cosineDecay(config: CosineDecayConfig): CosineDecay {
@@ -269,7 +267,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     return { boundaries: [...this.boundaries], values: [...this.values] };
   }
 }
-tf.serialization.registerClass(PiecewiseConstantDecay, PKG);
+registerSerializable(PiecewiseConstantDecay);
 
 /** Creates a {@link PiecewiseConstantDecay} (step) schedule. */
 export function piecewiseConstantDecay(config: PiecewiseConstantDecayConfig): PiecewiseConstantDecay {
@@ -338,7 +336,7 @@ export class ExponentialDecay extends LearningRateSchedule {
     };
   }
 }
-tf.serialization.registerClass(ExponentialDecay, PKG);
+registerSerializable(ExponentialDecay);
 
 /** Creates an {@link ExponentialDecay} schedule. */
 export function exponentialDecay(config: ExponentialDecayConfig): ExponentialDecay {

@@ -4,6 +4,8 @@
  * can be resumed exactly from a saved generator state.
  */
 
+import { sharedState } from './shared_state';
+
 /** Serializable state of a {@link RandomGenerator} (four 32-bit words of xoshiro128**). */
 export type RandomState = [number, number, number, number];
 
@@ -106,8 +108,16 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-const globalGenerator = new RandomGenerator();
-let scopedGenerator: RandomGenerator | null = null;
+/**
+ * The global generator and the one {@link withRandomGenerator} set, kept on `globalThis` (see `sharedState`) so that
+ * every copy of the library in the process (its ESM and CommonJS builds, loaded by `import` and `require`) draws
+ * from the same generator and sees the same seed.
+ */
+interface RandomSharedState {
+  global: RandomGenerator;
+  scoped: RandomGenerator | null;
+}
+const shared = sharedState<RandomSharedState>('random.v1', () => ({ global: new RandomGenerator(), scoped: null }));
 
 /**
  * The generator used by layers and helpers that were given no seed of their own.
@@ -115,12 +125,12 @@ let scopedGenerator: RandomGenerator | null = null;
  * {@link withRandomGenerator}, the generator given there.
  */
 export function globalRandom(): RandomGenerator {
-  return scopedGenerator ?? globalGenerator;
+  return shared.scoped ?? shared.global;
 }
 
 /** Seeds the global generator (see {@link globalRandom}); generators already handed out follow the new seed. */
 export function setGlobalSeed(seed: number): void {
-  globalGenerator.seed(seed);
+  shared.global.seed(seed);
 }
 
 /**
@@ -134,12 +144,12 @@ export function setGlobalSeed(seed: number): void {
  * ```
  */
 export function withRandomGenerator<T>(rng: RandomGenerator, fn: () => T): T {
-  const previous = scopedGenerator;
-  scopedGenerator = rng;
+  const previous = shared.scoped;
+  shared.scoped = rng;
   try {
     return fn();
   } finally {
-    scopedGenerator = previous;
+    shared.scoped = previous;
   }
 }
 
@@ -148,5 +158,5 @@ export function withRandomGenerator<T>(rng: RandomGenerator, fn: () => T): T {
  * (`own`), else the global one.
  */
 export function layerRandom(own?: RandomGenerator | null): RandomGenerator {
-  return scopedGenerator ?? own ?? globalGenerator;
+  return shared.scoped ?? own ?? shared.global;
 }

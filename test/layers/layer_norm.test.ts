@@ -31,7 +31,7 @@ describeBackends('LayerNorm', () => {
       tf.dispose([g.value, ...Object.values(g.grads)]);
     });
     expect(() => new LayerNorm({ epsilon: 0 })).toThrow(/epsilon must be a positive number, got 0/);
-    expect(() => model.layers[1].apply(tf.zeros([1, 4, 5]))).toThrow(/input has 5 features but the layer was built for 6/);
+    expect(() => model.layers[1].apply(tf.zeros([1, 4, 5]))).toThrow(/^LayerNorm: input has 5 features but layer '[^']+' was built for 6/);
     x.dispose();
   });
 });

@@ -87,7 +87,7 @@ describeBackends('MLP, SeededDropout and DropPath in models', () => {
     const eager = layers[0].apply(x) as tf.Tensor;
     expect(layers[0].computeOutputShape([2, 4, 6])).toEqual(eager.shape);
     expect(y.shape).toEqual([null, 4, 3]);
-    expect(() => layers[0].apply(tf.zeros([2, 4, 7]))).toThrow(/input has 7 features on its last axis but the layer was built for 6/);
+    expect(() => layers[0].apply(tf.zeros([2, 4, 7]))).toThrow(/^MLP: input has 7 features on its last axis but layer '[^']+' was built for 6/);
     tf.dispose([x, eager]);
   });
 

@@ -137,7 +137,7 @@ describeBackends('MultiHeadAttention', () => {
     const layer = new MultiHeadAttention({ numHeads: 2, keyDim: 2 });
     expect(() => layer.apply(tf.zeros([2, 3]))).toThrow(/query \[batch, Tq, dim\] must have rank 3, got shape \[2, 3\]/);
     layer.apply(tf.zeros([1, 3, 4]));
-    expect(() => layer.apply(tf.zeros([1, 3, 5]))).toThrow(/query has 5 channels but the layer was built for 4/);
+    expect(() => layer.apply(tf.zeros([1, 3, 5]))).toThrow(/^MultiHeadAttention: query has 5 channels but layer '[^']+' was built for 4/);
   });
 });
 

@@ -70,7 +70,7 @@ describeBackends('PatchEncoder', () => {
     expect(() => layer.apply(tf.zeros([1, 5, 6]))).toThrow(/input has 5 patches but numPatches is 4/);
     expect(() => layer.apply(tf.zeros([4, 6]))).toThrow(/must have rank 3, got shape \[4, 6\]/);
     layer.apply(tf.zeros([1, 4, 6]));
-    expect(() => layer.apply(tf.zeros([1, 4, 7]))).toThrow(/patches have 7 values but the layer was built for 6/);
+    expect(() => layer.apply(tf.zeros([1, 4, 7]))).toThrow(/^PatchEncoder: patches have 7 values but layer '[^']+' was built for 6/);
   });
 });
 

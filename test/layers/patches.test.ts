@@ -84,7 +84,7 @@ describeBackends('Patches', () => {
   });
 
   it('rejects bad arguments with errors that name them', () => {
-    expect(() => new Patches({ patchSize: 0 })).toThrow(/patchSize must be a positive integer, got 0/);
+    expect(() => new Patches({ patchSize: 0 })).toThrow(/^Patches: patchSize must be a positive integer, got 0/);
     expect(() => new Patches({ patchSize: 2.5 })).toThrow(/patchSize must be a positive integer, got 2.5/);
     const layer = new Patches({ patchSize: 8 });
     expect(() => layer.apply(tf.zeros([1, 6, 9, 3]))).toThrow(/patchSize 8 is larger than the image height 6/);

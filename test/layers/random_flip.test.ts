@@ -60,7 +60,7 @@ describe('RandomFlip statistics, agreement, errors', () => {
   });
 
   it('rejects bad arguments', () => {
-    expect(() => randomFlip({ mode: 'diagonal' as never })).toThrow(/mode.*diagonal/);
+    expect(() => randomFlip({ mode: 'diagonal' as never })).toThrow(/^RandomFlip: mode.*diagonal/);
     const x = tf.zeros([4]);
     expect(() => randomFlip().apply(x, { training: true })).toThrow(/rank/);
     x.dispose();

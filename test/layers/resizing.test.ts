@@ -30,8 +30,8 @@ describeBackends('Resizing', () => {
     const img = Float32Array.from({ length: 5 * 7 }, (_, i) => i);
     const out = tf.tidy(() => (resizing({ height: 3, width: 4 }).apply(tf.tensor3d(img, [5, 7, 1])) as tf.Tensor).dataSync());
     expect(maxAbsDiff(out, refResizeBilinear(img, 5, 7, 1, 3, 4))).toBeLessThan(1e-4);
-    expect(() => resizing({ height: 0, width: 3 })).toThrow(/height/);
-    expect(() => resizing({ height: 3, width: 3, interpolation: 'area' as never })).toThrow(/interpolation/);
+    expect(() => resizing({ height: 0, width: 3 })).toThrow(/^Resizing: height/);
+    expect(() => resizing({ height: 3, width: 3, interpolation: 'area' as never })).toThrow(/^Resizing: interpolation/);
   });
 });
 

@@ -109,10 +109,21 @@ describe('WebAssembly SIMD kernels (wasm backend)', () => {
     const refusing = function () {
       throw new RangeError('WebAssembly.Compile is disallowed on the main thread, if the buffer size is larger than 4KB');
     };
+    // A fresh copy of the module, as in a new process: its compiled-module cache is shared by every copy in a
+    // process (on globalThis), so set the shared one aside while the fresh copy makes its own.
+    const key = Symbol.for('vit-tfjs.simd.v1');
+    const holder = globalThis as unknown as Record<symbol, unknown>;
+    const shared = holder[key];
+    delete holder[key];
     let fresh: typeof import('../../src/ops/wasm/simd') | undefined;
-    jest.isolateModules(() => {
-      fresh = require('../../src/ops/wasm/simd');
-    });
+    try {
+      jest.isolateModules(() => {
+        fresh = require('../../src/ops/wasm/simd');
+      });
+    } finally {
+      delete holder[key];
+      Object.defineProperty(globalThis, key, { value: shared, writable: false, enumerable: false, configurable: true });
+    }
     (WebAssembly as { Module: unknown }).Module = refusing;
     try {
       expect(fresh!.simdKernelsAvailable()).toBe(false);

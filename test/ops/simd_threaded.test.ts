@@ -3,6 +3,7 @@
  * initWasmBackendWithThreads): their second build, which imports a shared memory, must run there.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { opsInfo } from '../../src';
 import { initWasmBackendWithThreads } from '../../src/ops/wasm/node_threads';
 import { simdKernelsAvailable } from '../../src/ops/wasm/simd';
 import { simdGelu } from '../../src/ops/wasm/gelu_kernels';
@@ -17,6 +18,7 @@ describe('SIMD kernels on the threaded wasm build', () => {
     const memory = (tf.backend() as unknown as { wasm: { wasmMemory: WebAssembly.Memory } }).wasm.wasmMemory;
     expect(memory.buffer instanceof SharedArrayBuffer).toBe(true);
     expect(simdKernelsAvailable()).toBe(true);
+    expect(opsInfo()).toMatchObject({ backend: 'wasm', fastPath: true, simdKernels: true, wasmThreaded: true, wasmThreads: 2 });
     const got = tf.tidy(() => ({
       product: Array.from(simdMatMulTransposeA(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]), tf.tensor2d([1, 0, 0, 1, 1, 1], [3, 2])).dataSync()),
       gelu: Array.from(simdGelu(tf.tensor1d([0, 1])).dataSync()),

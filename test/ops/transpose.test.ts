@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu, setOpsMode } from '../../src';
+import { ops } from '../../src';
 import { layerNormFast } from '../../src/ops/layer_norm';
 import { linearFast } from '../../src/ops/linear';
 import { sumLeadingAxes, transposeMatrix } from '../../src/ops/transpose';
 import { RandomGenerator } from '../../src/utils/random';
 import { describeBackends, expectNoTensorLeak } from '../helpers/backends';
+
+const { gelu, setOpsMode } = ops;
 
 // The wasm fast path switches to other kernels (two-pass transposes, sums over transposed rows, 1ᵀ·dZ bias
 // gradients through XNNPACK) only at training sizes: these tests use those sizes, with float64 references.

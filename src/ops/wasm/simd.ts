@@ -23,6 +23,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sharedState } from '../../utils/shared_state';
 import { SIMD_MODULE_BASE64, SIMD_SHARED_MODULE_BASE64 } from './simd_binary.generated';
 
 /** The functions the SIMD module exports (pointers in bytes, strides in elements). @internal */
@@ -63,8 +64,13 @@ type Compiled = WebAssembly.Module | 'pending' | 'unsupported';
  * on first use: synchronously where allowed, else (a browser's main thread refuses modules over 4 KB)
  * asynchronously, the kernels joining in once it is done.
  */
-const compiled: { plain?: Compiled; shared?: Compiled } = {};
-const instances = new WeakMap<object, SimdExports | null>();
+interface SimdSharedState {
+  compiled: { plain?: Compiled; shared?: Compiled };
+  /** The module instantiated on each backend module's memory (keyed by the Emscripten module object). */
+  instances: WeakMap<object, SimdExports | null>;
+}
+/** On `globalThis`, so that every copy of the library in the process (ESM and CommonJS) compiles the module once. */
+const { compiled, instances } = sharedState<SimdSharedState>('simd.v1', () => ({ compiled: {}, instances: new WeakMap() }));
 
 function compiledModule(kind: 'plain' | 'shared'): WebAssembly.Module | null {
   if (compiled[kind] === undefined) {
@@ -125,6 +131,26 @@ export function simdExports(backend: unknown): SimdExports | null {
     instances.set(key, exports);
   }
   return exports;
+}
+
+/**
+ * Which build of tfjs-backend-wasm `backend` runs: threaded (its memory is shared between threads) or not, and its
+ * thread count where the build reports one; null where `backend` is not a tfjs-backend-wasm 4.x backend.
+ * @internal
+ */
+export function wasmBuildOf(backend: unknown): { threaded: boolean; threads: number | null } | null {
+  const internals = asInternals(backend);
+  if (internals == null) return null;
+  const memory = memoryOf(internals) as WebAssembly.Memory;
+  const threaded = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const tfjs = (internals.wasm as { tfjs?: { getThreadsCount?: () => number } }).tfjs;
+  let threads: number | null = null;
+  try {
+    if (typeof tfjs?.getThreadsCount === 'function') threads = tfjs.getThreadsCount();
+  } catch {
+    threads = null;
+  }
+  return { threaded, threads };
 }
 
 /** Whether the active backend is wasm and the SIMD kernels run on it. @internal */

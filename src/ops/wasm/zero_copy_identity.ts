@@ -17,13 +17,19 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sharedState } from '../../utils/shared_state';
 
 type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown }) => tf.TensorInfo;
 
-let originalKernel: KernelFn | null = null;
+/**
+ * tfjs's own `Identity` kernel while the zero-copy one replaces it. Kept on `globalThis`: the kernel registry is one
+ * per process, so every copy of the library (ESM and CommonJS) must see which kernel it replaced.
+ */
+const shared = sharedState<{ originalKernel: KernelFn | null }>('wasmIdentity.v1', () => ({ originalKernel: null }));
 
 function sharingIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
+  const originalKernel = shared.originalKernel;
   if (x.dtype === 'string' || originalKernel == null) return (originalKernel as KernelFn)(args);
   (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
@@ -37,16 +43,16 @@ function sharingIdentity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown
 export function setWasmZeroCopyIdentity(enabled: boolean): void {
   const config = tf.getKernel('Identity', 'wasm') as unknown as { kernelFunc: KernelFn } | undefined;
   if (config == null) return;
-  if (enabled && originalKernel == null) {
-    originalKernel = config.kernelFunc;
+  if (enabled && shared.originalKernel == null) {
+    shared.originalKernel = config.kernelFunc;
     config.kernelFunc = sharingIdentity as KernelFn;
-  } else if (!enabled && originalKernel != null) {
-    config.kernelFunc = originalKernel;
-    originalKernel = null;
+  } else if (!enabled && shared.originalKernel != null) {
+    config.kernelFunc = shared.originalKernel;
+    shared.originalKernel = null;
   }
 }
 
 /** Whether the zero-copy wasm `Identity` is on. @internal */
 export function wasmZeroCopyIdentityEnabled(): boolean {
-  return originalKernel != null;
+  return shared.originalKernel != null;
 }
