@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export type NamedTensor = { name: string; tensor: tf.Tensor };
 import { assertFiniteNumber, assertInRange, assertOneOf, assertPositiveNumber } from '../utils/validate';
 import { LearningRateSchedule, deserializeSchedule, serializeSchedule } from './schedules';
+import { registerSerializable } from '../utils/serialization';
 
 /**
  * How the weight decay is applied (both are decoupled from the gradient, both decay before the Adam step):
@@ -129,6 +130,8 @@ export class AdamW extends tf.Optimizer {
   private slots = new Map<string, Slot>();
   /** Restored slots not yet matched to a live variable (see class doc). */
   private pending: { name: string; slot: Slot }[] = [];
+  /** The `iter` scalar of the last {@link AdamW.getWeights}: owned here, freed by the next call or `dispose`. */
+  private iterTensor: tf.Tensor | null = null;
 
   constructor(config: AdamWConfig = {}) {
     super();
@@ -274,13 +277,23 @@ export class AdamW extends tf.Optimizer {
     }
     this.slots.clear();
     this.pending = [];
+    this.iterTensor?.dispose();
+    this.iterTensor = null;
   }
 
-  /** The whole state: `iter`, `beta1_power`, `beta2_power`, every `${name}/m`, every `${name}/v`. */
+  /**
+   * The whole state: `iter`, `beta1_power`, `beta2_power`, every `${name}/m`, every `${name}/v`. The tensors belong
+   * to the optimizer (do not dispose them): the variables live as long as it does, and the `iter` scalar until the
+   * next `getWeights` or `dispose` — so `model.save(handler, { includeOptimizer: true })`, which never frees what it
+   * gets, leaks nothing (with tfjs's own optimizers it leaks one scalar per save).
+   */
   override async getWeights(): Promise<NamedTensor[]> {
     const all = [...[...this.slots.entries()].map(([name, slot]) => ({ name, slot })), ...this.pending];
+    const iter = await this.saveIterations();
+    this.iterTensor?.dispose();
+    this.iterTensor = iter.tensor;
     return [
-      await this.saveIterations(),
+      iter,
       { name: 'beta1_power', tensor: this.accBeta1 },
       { name: 'beta2_power', tensor: this.accBeta2 },
       ...all.map(({ name, slot }) => ({ name: `${name}/m`, tensor: slot.m as tf.Tensor })),
@@ -306,12 +319,14 @@ export class AdamW extends tf.Optimizer {
       if (v == null) throw new Error(`AdamW.setWeights: missing '${name}/v'`);
       return { name, slot: { m: tf.variable(w.tensor, false), v: tf.variable(v, false) } };
     });
-    this.dispose();
-    // Without saved powers (tfjs Adam's list), recompute them as tfjs's Adam.setWeights does.
-    [this.accBeta1, this.accBeta2] = tf.tidy(() => [
+    // Without saved powers (tfjs Adam's list), recompute them as tfjs's Adam.setWeights does. (Made before the old
+    // state is freed: the values may be this optimizer's own, from its getWeights.)
+    const powers = tf.tidy(() => [
       tf.variable(b1 != null ? tf.clone(b1.tensor) : tf.pow(this.beta1, this.iterations + 1), false),
       tf.variable(b2 != null ? tf.clone(b2.tensor) : tf.pow(this.beta2, this.iterations + 1), false),
     ]);
+    this.dispose();
+    [this.accBeta1, this.accBeta2] = powers;
     this.pending = restored;
   }
 
@@ -365,7 +380,7 @@ export class AdamW extends tf.Optimizer {
     return new cls(opts);
   }
 }
-tf.serialization.registerClass(AdamW, 'vit');
+registerSerializable(AdamW);
 
 /** Creates an {@link AdamW} optimizer. */
 export function adamw(config: AdamWConfig = {}): AdamW {

@@ -1,5 +1,4 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { sparseCategoricalCrossentropyFromLogits } from './losses';
 
 /** The fields of a compiled tfjs-layers 4.x `LayersModel` that `fit`/`evaluate` check targets against. */
 interface CompiledInternals {
@@ -9,7 +8,25 @@ interface CompiledInternals {
   model?: unknown;
 }
 
-const sparseLosses = new Set<unknown>([sparseCategoricalCrossentropyFromLogits]);
+/** Marks a loss that takes class-index labels; a global symbol, so that an ESM and a CJS copy agree. */
+const SPARSE_LABELS_KEY = Symbol.for('vit-tfjs.sparseLabelLoss');
+
+/**
+ * Marks `loss` as taking class-index labels (see {@link acceptSparseLabels}).
+ * @internal
+ */
+export function markSparseLabelLoss<F extends (yTrue: never, yPred: never) => unknown>(loss: F): F {
+  Object.defineProperty(loss, SPARSE_LABELS_KEY, { value: true, configurable: true });
+  return loss;
+}
+
+/**
+ * Whether `loss` takes class-index labels (the library's {@link sparseCategoricalCrossentropyFromLogits}).
+ * @internal
+ */
+export function isSparseLabelLoss(loss: unknown): boolean {
+  return typeof loss === 'function' && (loss as unknown as Record<symbol, unknown>)[SPARSE_LABELS_KEY] === true;
+}
 
 /**
  * Lets `model.fit` and `model.evaluate` take class-index labels (`[batch]` or `[batch, 1]`) for the outputs whose
@@ -46,7 +63,7 @@ export function acceptSparseLabels(model: tfl.LayersModel): number {
   let count = 0;
   for (let i = 0; i < shapes.length; i++) {
     const shape = shapes[i] as (number | null)[];
-    if (!sparseLosses.has(lossFns[i]) || !Array.isArray(shape) || shape.length < 2) continue;
+    if (!isSparseLabelLoss(lossFns[i]) || !Array.isArray(shape) || shape.length < 2) continue;
     shapes[i] = [...shape.slice(0, -1), 1];
     count++;
   }

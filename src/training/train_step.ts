@@ -1,7 +1,75 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { assertPositiveInteger } from '../utils/validate';
+import { checkSparseLabels } from './labels';
 import { sparseCategoricalCrossentropyFromLogits } from './losses';
+import { isSparseLabelLoss } from './sparse_labels';
+
+/**
+ * What a training step on the wasm backend throws when the WebAssembly heap runs out (it cannot grow past 4 GiB):
+ * the message says so and what to do (a smaller batch, or `microBatchSize`); `cause` is the original error (a
+ * `RuntimeError: memory access out of bounds`, `Aborted(OOM)` or a failed allocation).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   trainStep(model, optimizer, xs, ys);
+ * } catch (err) {
+ *   if (err instanceof WasmOutOfMemoryError) console.error(err.message); // …pass microBatchSize…
+ *   throw err;
+ * }
+ * ```
+ */
+export class WasmOutOfMemoryError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'WasmOutOfMemoryError';
+  }
+}
+
+/** Messages of the errors a WebAssembly heap that ran out produces (emscripten, V8, SpiderMonkey, JavaScriptCore). */
+const OUT_OF_MEMORY = /memory access out of bounds|out of bounds memory access|Aborted\(OOM\)|\bOOM\b|out of memory|Cannot enlarge memory|Maximum memory size exceeded|Array buffer allocation failed|allocation failed|could not allocate/i;
+
+function isWasmOutOfMemory(err: unknown): boolean {
+  if (err instanceof WasmOutOfMemoryError || err == null) return false;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!OUT_OF_MEMORY.test(message)) return false;
+  const runtimeError = typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError;
+  return runtimeError || tf.getBackend() === 'wasm';
+}
+
+/** `err`, or a {@link WasmOutOfMemoryError} explaining it when it is the wasm heap running out. */
+function explainOutOfMemory(err: unknown, context: string, batch: number, micro: number): unknown {
+  if (!isWasmOutOfMemory(err)) return err;
+  const original = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const split = micro >= batch ? `as one batch` : `in micro-batches of ${micro}`;
+  const suggestion = Math.max(1, Math.floor(Math.min(micro, batch) / 2));
+  return new WasmOutOfMemoryError(
+    `${context}: the WebAssembly heap ran out of memory (the wasm backend cannot use more than 4 GiB) in a step on ` +
+      `${batch} images ${split}. Train with a smaller batch, or pass { microBatchSize: ${suggestion} } (or smaller) to ` +
+      `split each batch into micro-batches: the same update in less memory. The backend may be unusable after this ` +
+      `error: restart the process (or reload the page). Original error: ${original}`,
+    { cause: err },
+  );
+}
+
+/** The parts of tfjs-core's engine state (public in its typings) that hold a gradient tape. */
+interface TapeState {
+  activeTape: { saved?: tf.Tensor[] }[] | null;
+  gradientDepth: number;
+}
+
+/**
+ * After a step that threw inside `tf.variableGrads` (an error in the loss, a full heap): tfjs keeps the tensors
+ * that the forward pass saved for the backward pass (kept, outside every tidy) until that pass runs, so they
+ * would leak. Frees them, when the failed tape was the outermost one (not a gradient of a gradient).
+ */
+function releaseTapeAfterError(depthBefore: number): void {
+  const state = tf.engine().state as unknown as TapeState;
+  if (depthBefore !== 0 || state.gradientDepth !== 0 || state.activeTape == null) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = [];
+}
 
 /** Options of {@link trainStep}. */
 export interface TrainStepOptions {
@@ -12,7 +80,10 @@ export interface TrainStepOptions {
    * 20–40 MB of activations per image, so use 32 there for batches of 256.
    */
   microBatchSize?: number;
-  /** Per-example loss `(labels, logits) → [batch]`; default sparse categorical cross-entropy from logits. */
+  /**
+   * Per-example loss `(labels, logits) → [batch]`; default {@link sparseCategoricalCrossentropyFromLogits}. With it,
+   * the labels are checked first (class indices in `[0, numClasses)`, see {@link checkSparseLabels}).
+   */
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 }
 
@@ -50,6 +121,10 @@ export interface AccumulatedGradients {
  * `optimizer.applyGradients`; data-parallel training runs it on each thread's share of a batch. The caller disposes
  * the gradients and outputs.
  *
+ * With the default loss, labels that are negative, not integers or not below the number of classes throw an error
+ * naming the first one and its position, before any work (they are read with `dataSync()`). On the wasm backend, a
+ * heap that runs out of memory throws a {@link WasmOutOfMemoryError} that says what to do.
+ *
  * @example
  * ```ts
  * const { gradients, loss, outputs } = accumulateGradients(model, xs, ys, { microBatchSize: 32 });
@@ -69,11 +144,17 @@ export function accumulateGradients(
   const total = options.totalBatchSize ?? batch;
   assertPositiveInteger('trainStep: totalBatchSize', total);
   const lossFn = options.loss ?? sparseCategoricalCrossentropyFromLogits;
+  if (isSparseLabelLoss(lossFn)) {
+    const outputShape = model.outputs[0]?.shape;
+    const numClasses = outputShape?.[outputShape.length - 1];
+    if (model.outputs.length === 1 && typeof numClasses === 'number') checkSparseLabels(y, numClasses, 'trainStep');
+  }
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (variables.length === 0) throw new Error('trainStep: the model has no trainable weights');
   let sums: tf.Tensor[] | null = null;
   let lossSum = 0;
   const outputs: tf.Tensor[] = [];
+  const tapeDepth = (tf.engine().state as unknown as TapeState).gradientDepth;
   try {
     for (let start = 0; start < batch; start += micro) {
       const size = Math.min(micro, batch - start);
@@ -99,7 +180,8 @@ export function accumulateGradients(
     }
   } catch (err) {
     tf.dispose([...(sums ?? []), ...outputs]);
-    throw err;
+    releaseTapeAfterError(tapeDepth);
+    throw explainOutOfMemory(err, 'trainStep', batch, micro);
   }
   const joined = outputs.length === 1 ? outputs[0] : tf.concat(outputs, 0);
   if (outputs.length > 1) tf.dispose(outputs);
@@ -110,6 +192,9 @@ export function accumulateGradients(
  * One training step of a custom loop: forward in training mode, backward, one optimizer step — with optional
  * gradient accumulation over micro-batches (see {@link TrainStepOptions.microBatchSize}). Returns the batch loss
  * and outputs so that the caller can compute metrics without a second forward pass.
+ *
+ * Labels are checked as in {@link accumulateGradients}; on the wasm backend, running out of memory throws a
+ * {@link WasmOutOfMemoryError} whose message says to use a smaller batch or `microBatchSize`.
  *
  * @example
  * ```ts
@@ -125,7 +210,12 @@ export function trainStep(
   y: tf.Tensor,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  return applyAccumulatedGradients(model, optimizer, accumulateGradients(model, x, y, options));
+  const accumulated = accumulateGradients(model, x, y, options);
+  try {
+    return applyAccumulatedGradients(model, optimizer, accumulated);
+  } catch (err) {
+    throw explainOutOfMemory(err, 'trainStep', x.shape[0], options.microBatchSize ?? x.shape[0]);
+  }
 }
 
 /**

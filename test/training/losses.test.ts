@@ -58,6 +58,30 @@ describeBackends('sparseCategoricalCrossentropyFromLogits', () => {
     tf.dispose([labels, g]);
   });
 
+  it('rejects out-of-range, negative and fractional labels, naming the first and its position, inside tf.grad too', () => {
+    const logits = tf.tensor2d(LOGITS); // 5 examples, 4 classes
+    const cases: [number[], string][] = [
+      [[2, 1, 1, 4, 9], 'label 4 at position 3 is outside [0, 4) (4 classes)'],
+      [[2, 1, -1, 0, 3], 'label -1 at position 2 is outside [0, 4) (4 classes)'],
+      [[2.25, 1, 1, 0, 3], 'label 2.25 at position 0 is not an integer class index'],
+      [[2, 1, 1, 0, Infinity], 'label Infinity at position 4 is not an integer class index'],
+    ];
+    for (const [labels, message] of cases) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        if (dtype === 'int32' && !labels.every(Number.isInteger)) continue;
+        const y = tf.tensor2d(labels, [5, 1], dtype);
+        const tensors = tf.memory().numTensors;
+        const expected = `sparseCategoricalCrossentropyFromLogits: ${message}`;
+        expect(() => sparseCategoricalCrossentropyFromLogits(y, logits)).toThrow(expected);
+        expect(() => tf.grad((z: tf.Tensor) => tf.mean(sparseCategoricalCrossentropyFromLogits(y, z)))(logits)).toThrow(expected);
+        expect(() => tf.tidy(() => sparseCategoricalCrossentropyFromLogits(y, logits))).toThrow(expected);
+        expect(tf.memory().numTensors).toBe(tensors);
+        y.dispose();
+      }
+    }
+    logits.dispose();
+  });
+
   it('names a label/logit size mismatch and does not leak', async () => {
     expect(() => sparseCategoricalCrossentropyFromLogits(tf.tensor1d([0, 1]), tf.zeros([3, 4]))).toThrow(/labels of shape \[2\].*logits of shape \[3,4\]/);
     const labels = tf.tensor1d(LABELS);

@@ -51,10 +51,29 @@ describeBackends('metrics', () => {
     expect(Array.from(hits.dataSync())).toEqual(refAccuracy().slice(0, 4));
     expect(refAccuracy().slice(0, 4)).toEqual([1, 0, 0, 0]);
     hits.dispose();
-    // An out-of-range label is never a hit.
-    const bad = sparseCategoricalAccuracy(tf.tensor1d([7]), tf.tensor2d([[9, 0, 0]]));
-    expect(Array.from(bad.dataSync())).toEqual([0]);
-    bad.dispose();
+  });
+
+  it('rejects labels outside [0, numClasses), negative or fractional, naming the first and its position', () => {
+    const p = tf.tensor2d(SCORES); // 6 examples, 5 classes
+    const top3 = sparseTopKAccuracy(3);
+    const named = sparseTopKAccuracy(2, 'top2');
+    const cases: [number[], string][] = [
+      [[3, 0, 4, 2, 5, 7], 'label 5 at position 4 is outside [0, 5) (5 classes)'],
+      [[3, -2, 4, 2, 1, 2], 'label -2 at position 1 is outside [0, 5)'],
+      [[3, 0, 4, 0.5, 1, 2], 'label 0.5 at position 3 is not an integer class index'],
+    ];
+    for (const [labels, message] of cases) {
+      for (const shape of [[6], [6, 1]]) {
+        const y = tf.tensor(labels, shape);
+        const tensors = tf.memory().numTensors;
+        expect(() => sparseCategoricalAccuracy(y, p)).toThrow(`accuracy: ${message}`);
+        expect(() => top3(y, p)).toThrow(`top-3-accuracy: ${message}`);
+        expect(() => named(y, p)).toThrow(`top2: ${message}`);
+        expect(tf.memory().numTensors).toBe(tensors);
+        y.dispose();
+      }
+    }
+    p.dispose();
   });
 
   it('does not leak', async () => {
@@ -102,6 +121,20 @@ describe('metric names in model.fit logs', () => {
       }, 0) / rows.length;
     expect(h.history.loss[0]).toBeCloseTo(lossRef, 5);
     tf.dispose([x, y, logits]);
+    model.dispose();
+  });
+
+  it('fit stops on a label ≥ numClasses with an error naming it (Keras raises too)', async () => {
+    await tf.setBackend('cpu');
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 10, inputShape: [3] })] });
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: sparseCategoricalCrossentropyFromLogits, metrics: [sparseCategoricalAccuracy] });
+    acceptSparseLabels(model);
+    const x = tf.zeros([4, 3]);
+    const y = tf.tensor1d([1, 2, 11, 3]);
+    await expect(model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, verbose: 0 })).rejects.toThrow(
+      'sparseCategoricalCrossentropyFromLogits: label 11 at position 2 is outside [0, 10) (10 classes)',
+    );
+    tf.dispose([x, y]);
     model.dispose();
   });
 
