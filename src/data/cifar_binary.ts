@@ -30,27 +30,24 @@ export function cifarRecordBytes(variant: CifarVariant): number {
 }
 
 /**
- * Parses one batch of CIFAR's binary format (`data_batch_1.bin`, `test_batch.bin`, CIFAR-100's `train.bin`,
- * `test.bin`): fixed-size records of label byte(s) followed by 3072 planar pixel bytes. Returns the images as uint8
- * NHWC and the labels; validates the size and the label range.
- *
- * @example
- * ```ts
- * const bytes = new Uint8Array(await (await fetch('cifar-10-batches-bin/test_batch.bin')).arrayBuffer());
- * const { images, shape, labels } = parseCifarBinaryBatch(bytes, { name: 'test_batch.bin' });
- * ```
+ * Checks the size in bytes of a CIFAR binary batch before it is read (from a file's size or a tar header): a whole
+ * number of records, exactly `expectedRecords` of them when given. Throws the same errors as
+ * {@link parseCifarBinaryBatch}.
+ * @internal
  */
-export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBinaryOptions = {}): CifarSplit {
-  const variant = options.variant ?? 'cifar10';
-  const name = options.name ?? 'CIFAR binary batch';
+export function checkCifarBinarySize(
+  len: number,
+  variant: CifarVariant,
+  name: string,
+  expectedRecords?: number,
+): void {
   const rec = cifarRecordBytes(variant);
   const other = variant === 'cifar10' ? cifarRecordBytes('cifar100') : cifarRecordBytes('cifar10');
-  const len = bytes.length;
-  if (options.expectedRecords != null && len !== options.expectedRecords * rec) {
-    if (len < options.expectedRecords * rec && (len % rec !== 0 || len % other !== 0)) {
+  if (expectedRecords != null && len !== expectedRecords * rec) {
+    if (len < expectedRecords * rec && (len % rec !== 0 || len % other !== 0)) {
       throw new Error(
-        `${name}: truncated batch: ${len} bytes, expected ${options.expectedRecords * rec} ` +
-          `(${options.expectedRecords} records of ${rec} bytes)`,
+        `${name}: truncated batch: ${len} bytes, expected ${expectedRecords * rec} ` +
+          `(${expectedRecords} records of ${rec} bytes)`,
       );
     }
     if (len % other === 0 && len % rec !== 0) {
@@ -60,8 +57,8 @@ export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBina
       );
     }
     throw new Error(
-      `${name}: ${len} bytes, expected ${options.expectedRecords * rec} ` +
-        `(${options.expectedRecords} records of ${rec} bytes)`,
+      `${name}: ${len} bytes, expected ${expectedRecords * rec} ` +
+        `(${expectedRecords} records of ${rec} bytes)`,
     );
   }
   if (len === 0) throw new Error(`${name}: empty batch (0 bytes)`);
@@ -76,6 +73,26 @@ export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBina
       `${name}: truncated batch or wrong record size: ${len} bytes is not a multiple of the record size ${rec}`,
     );
   }
+}
+
+/**
+ * Parses one batch of CIFAR's binary format (`data_batch_1.bin`, `test_batch.bin`, CIFAR-100's `train.bin`,
+ * `test.bin`): fixed-size records of label byte(s) followed by 3072 planar pixel bytes. Returns the images as uint8
+ * NHWC and the labels; validates the size and the label range. Time and memory linear in the batch size (the output
+ * is the images and labels; nothing else is allocated).
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(await (await fetch('cifar-10-batches-bin/test_batch.bin')).arrayBuffer());
+ * const { images, shape, labels } = parseCifarBinaryBatch(bytes, { name: 'test_batch.bin' });
+ * ```
+ */
+export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBinaryOptions = {}): CifarSplit {
+  const variant = options.variant ?? 'cifar10';
+  const name = options.name ?? 'CIFAR binary batch';
+  const rec = cifarRecordBytes(variant);
+  const len = bytes.length;
+  checkCifarBinarySize(len, variant, name, options.expectedRecords);
   const n = len / rec;
   const numClasses = cifarNumClasses(variant);
   const into = options.into;

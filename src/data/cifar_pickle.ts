@@ -18,8 +18,19 @@ export interface ParseCifarPickleOptions {
   name?: string;
 }
 
+function describeValue(v: PickleValue): string {
+  if (v === null) return 'None';
+  if (Array.isArray(v)) return 'a list or tuple';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (v instanceof Set) return 'a set';
+  if (v instanceof PickleNdArray) return 'a numpy array';
+  return `a ${typeof v}`;
+}
+
 function asDict(v: PickleValue, name: string): Map<PickleKey, PickleValue> {
-  if (!(v instanceof Map)) throw new Error(`${name}: expected a pickled dict at the top level`);
+  if (!(v instanceof Map)) {
+    throw new Error(`${name}: expected a pickled dict at the top level (a CIFAR python batch or meta file), got ${describeValue(v)}`);
+  }
   return v;
 }
 
@@ -47,6 +58,9 @@ function labelList(d: Map<PickleKey, PickleValue>, key: string, n: number, max: 
  * Parses one batch of CIFAR's "python version" (`data_batch_1`, `test_batch`, CIFAR-100's `train`, `test`) with the
  * safe pickle reader: a dict whose `data` is a uint8 numpy array [n, 3072] of planar rows. Returns uint8 NHWC images
  * and labels (CIFAR-100: fine `labels` and `coarseLabels`).
+ *
+ * Limits, for untrusted files: those of {@link readPickle} (time linear in the input, memory the input plus the
+ * output, nesting depth capped, integers at most 8 bytes); errors name the file and say what was expected.
  */
 export function parseCifarPickleBatch(bytes: Uint8Array, options: ParseCifarPickleOptions = {}): CifarSplit {
   const variant = options.variant ?? 'cifar10';
@@ -91,7 +105,10 @@ function names(d: Map<PickleKey, PickleValue>, key: string, name: string): strin
   });
 }
 
-/** Parses CIFAR's python meta pickle (`batches.meta` or CIFAR-100 `meta`) into class names. */
+/**
+ * Parses CIFAR's python meta pickle (`batches.meta` or CIFAR-100 `meta`) into class names. Limits as
+ * {@link readPickle}.
+ */
 export function parseCifarPickleMeta(bytes: Uint8Array, options: ParseCifarPickleOptions = {}): CifarPickleMeta {
   const variant = options.variant ?? 'cifar10';
   const name = options.name ?? 'CIFAR meta pickle';

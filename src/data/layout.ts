@@ -1,4 +1,4 @@
-import { parseCifarBinaryBatch, parseCifarLabelNames } from './cifar_binary';
+import { checkCifarBinarySize, cifarRecordBytes, parseCifarBinaryBatch, parseCifarLabelNames } from './cifar_binary';
 import { parseCifarPickleBatch, parseCifarPickleMeta } from './cifar_pickle';
 import { gunzip, isGzip } from './gzip';
 import { TarParser } from './tar';
@@ -32,6 +32,14 @@ export interface CifarLayout {
   /** Records per batch file in the official layout (binary format checks), one per train file then test file. */
   recordsPerFile: number[];
 }
+
+/** Largest class-name file or meta pickle accepted (1 MiB; the official ones are under 2 KB). */
+const MAX_META_FILE_BYTES = 1 << 20;
+/** Bound on a pickled batch: per image its 3072 pixels plus 256 bytes (label, file name), plus 1 MiB. */
+const PICKLE_BYTES_PER_RECORD = CIFAR_IMAGE_BYTES + 256;
+
+/** Default cap on the decompressed size of a CIFAR archive (1 GiB; the official ones are about 180 MB). */
+export const CIFAR_ARCHIVE_MAX_BYTES = 1 << 30;
 
 /** The official layout of a variant and format. */
 export function cifarLayout(variant: CifarVariant, format: CifarFormat): CifarLayout {
@@ -68,6 +76,7 @@ export class CifarAssembler {
   private classNames?: string[];
   private coarseClassNames?: string[];
   private trainAll?: CifarSplit;
+  private readonly added = new Set<string>();
 
   /**
    * @param layout The layout being read.
@@ -89,9 +98,57 @@ export class CifarAssembler {
     return l.trainFiles.includes(file) || l.testFiles.includes(file) || l.metaFiles.includes(file);
   }
 
+  /**
+   * Checks the size of a file of the layout before it is read (from a tar header or the file system), so that a
+   * corrupt size is refused before anything is allocated: binary batches must be whole records (exactly the official
+   * count when record counts are checked, at most that many otherwise); pickled batches at most about 3.3 KB per
+   * official record; class-name and meta files at most 1 MiB. Also refuses a file that was already added.
+   *
+   * @param file Base name of the file.
+   * @param size Its size in bytes.
+   * @param display Full name for error messages.
+   */
+  checkSize(file: string, size: number, display = file): void {
+    const l = this.layout;
+    if (this.added.has(file)) {
+      throw new Error(`${display}: ${file} occurs twice in ${this.source} (expected each batch file once)`);
+    }
+    const i = [...l.trainFiles, ...l.testFiles].indexOf(file);
+    if (i < 0) {
+      if (size > MAX_META_FILE_BYTES) {
+        throw new Error(`${display}: ${size} bytes, expected a class-name file of at most ${MAX_META_FILE_BYTES} bytes`);
+      }
+      return;
+    }
+    const records = l.recordsPerFile[i];
+    if (l.format === 'binary') {
+      if (this.checkRecordCount) {
+        checkCifarBinarySize(size, l.variant, display, records);
+        return;
+      }
+      const rec = cifarRecordBytes(l.variant);
+      if (size > records * rec) {
+        throw new Error(
+          `${display}: ${size} bytes, more than the official ${records} records of ${rec} bytes (${records * rec} bytes)`,
+        );
+      }
+      checkCifarBinarySize(size, l.variant, display);
+      return;
+    }
+    const max = records * PICKLE_BYTES_PER_RECORD + MAX_META_FILE_BYTES;
+    if (size > max) {
+      throw new Error(
+        `${display}: ${size} bytes, expected a pickled batch of at most ${max} bytes (${records} images of 3072 bytes ` +
+          `plus labels)`,
+      );
+    }
+  }
+
   /** Parses one file of the layout (`file` is its base name, `display` its full name for errors). */
   add(file: string, bytes: Uint8Array, display = file): void {
     const l = this.layout;
+    this.checkSize(file, bytes.length, display);
+    this.added.add(file);
     const parse = (idx: number): CifarSplit =>
       l.format === 'binary'
         ? parseCifarBinaryBatch(bytes, {
@@ -175,6 +232,8 @@ export interface ParseCifarArchiveOptions {
   name?: string;
   /** Binary layout: require the official number of records per file (default true). */
   checkRecordCounts?: boolean;
+  /** Largest decompressed (tar) size accepted, in bytes (default {@link CIFAR_ARCHIVE_MAX_BYTES}). */
+  maxBytes?: number;
 }
 
 /**
@@ -194,20 +253,29 @@ export function matchLayoutPath(path: string, variant: CifarVariant): { format: 
 /**
  * Streaming reader of an official CIFAR tar archive: push decompressed tar chunks, then call `finish()`. Detects
  * the binary or python layout from the folder names, and parses each batch as it completes.
+ *
+ * Limits, for untrusted archives: the size each batch declares in its tar header is checked against the format
+ * (binary batches: exact record sizes; pickles: about 3.3 KB per official record; see
+ * {@link CifarAssembler.checkSize}) before anything is allocated; a batch path that occurs twice is refused; the
+ * stream is refused once it exceeds `maxBytes`. Time is linear in the bytes pushed, memory is the dataset plus
+ * one raw batch. Errors name the archive and the entry.
  */
 export class CifarTarReader {
   private assembler: CifarAssembler | null = null;
   private parser: TarParser;
+  private received = 0;
 
   /**
    * @param variant Which dataset the archive should hold.
    * @param name Archive name for error messages.
    * @param checkRecordCounts Whether binary batches must hold the official number of records.
+   * @param maxBytes Largest (decompressed) tar stream accepted (default {@link CIFAR_ARCHIVE_MAX_BYTES}).
    */
   constructor(
     private readonly variant: CifarVariant,
     private readonly name: string,
     checkRecordCounts = true,
+    private readonly maxBytes = CIFAR_ARCHIVE_MAX_BYTES,
   ) {
     this.parser = new TarParser(
       (h) => {
@@ -216,7 +284,10 @@ export class CifarTarReader {
         if (this.assembler == null) {
           this.assembler = new CifarAssembler(cifarLayout(variant, m.format), name, checkRecordCounts);
         }
-        return this.assembler.layout.format === m.format && this.assembler.wants(m.file);
+        if (this.assembler.layout.format !== m.format || !this.assembler.wants(m.file)) return false;
+        // Before the parser allocates anything for it: the declared size must be one the format allows.
+        this.assembler.checkSize(m.file, h.size, `${name}: ${h.name}`);
+        return true;
       },
       (h, data) => {
         const m = matchLayoutPath(h.name, variant) as { file: string };
@@ -226,8 +297,20 @@ export class CifarTarReader {
     );
   }
 
+  /** True once the tar end-of-archive marker was read: the caller may stop reading. */
+  get finished(): boolean {
+    return this.parser.finished;
+  }
+
   /** Feeds the next chunk of the (decompressed) tar stream. */
   push(chunk: Uint8Array): void {
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) {
+      throw new Error(
+        `${this.name}: the archive expands to more than ${this.maxBytes} bytes ` +
+          `(expected an official CIFAR archive, about 180 MB uncompressed)`,
+      );
+    }
     this.parser.push(chunk);
   }
 
@@ -245,7 +328,8 @@ export class CifarTarReader {
 
 /**
  * Parses a whole official CIFAR archive held in memory (`cifar-10-binary.tar.gz`, `cifar-10-python.tar.gz`,
- * CIFAR-100's, gzip-compressed or plain tar), e.g. bytes a web page fetched.
+ * CIFAR-100's, gzip-compressed or plain tar), e.g. bytes a web page fetched. Limits as {@link CifarTarReader}; the
+ * decompressed size is checked against `options.maxBytes` before it is allocated (see {@link gunzip}).
  *
  * @example
  * ```ts
@@ -255,7 +339,8 @@ export class CifarTarReader {
  */
 export function parseCifarArchive(bytes: Uint8Array, options: ParseCifarArchiveOptions = {}): CifarDataset {
   const name = options.name ?? 'CIFAR archive';
-  const reader = new CifarTarReader(options.variant ?? 'cifar10', name, options.checkRecordCounts ?? true);
-  reader.push(isGzip(bytes) ? gunzip(bytes, name) : bytes);
+  const maxBytes = options.maxBytes ?? CIFAR_ARCHIVE_MAX_BYTES;
+  const reader = new CifarTarReader(options.variant ?? 'cifar10', name, options.checkRecordCounts ?? true, maxBytes);
+  reader.push(isGzip(bytes) ? gunzip(bytes, name, { maxOutputBytes: maxBytes }) : bytes);
   return reader.finish();
 }

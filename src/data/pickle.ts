@@ -3,7 +3,16 @@
  * hold). It interprets the pickle opcodes itself and only knows a fixed list of globals (numpy's array and dtype
  * reconstructors, `_codecs.encode`, `bytearray`); anything else is refused with an error naming it. Nothing is ever
  * executed. Browser-safe.
+ *
+ * Limits (for untrusted files): time linear in the input size, memory bounded by the input plus the decoded value
+ * (objects the pickle memoises and references again are shared, never copied), nesting depth capped
+ * ({@link PICKLE_MAX_DEPTH}), integers at most 8 bytes long.
  */
+
+/** Default cap on the nesting depth of tuples, lists and dicts in {@link readPickle} (CIFAR files need 3). */
+export const PICKLE_MAX_DEPTH = 1000;
+/** Largest `LONG1`/`LONG4` integer {@link readPickle} accepts, in bytes (CIFAR files never need more than 8). */
+export const PICKLE_MAX_LONG_BYTES = 8;
 
 /** A numpy array decoded from a pickle. */
 export class PickleNdArray {
@@ -46,7 +55,8 @@ export type PickleKey = string | number | bigint | boolean | null;
 const MARK = Symbol('mark');
 type Global = { kind: 'global'; name: string };
 type Pending = { kind: 'ndarray-pending'; arr?: PickleNdArray };
-type Tuple = { kind: 'tuple'; items: Item[] };
+/** A pickled tuple: `depth` is its tuple nesting depth; `value` caches its decoded array so that shared tuples stay shared. */
+type Tuple = { kind: 'tuple'; items: Item[]; depth: number; value?: PickleValue[] };
 type Item = PickleValue | Global | Pending | Tuple | PickleDtype | typeof MARK;
 
 const ALLOWED_GLOBALS = new Set([
@@ -59,6 +69,10 @@ const ALLOWED_GLOBALS = new Set([
   '_codecs.encode',
   '__builtin__.bytearray',
   'builtins.bytearray',
+  '__builtin__.set',
+  'builtins.set',
+  '__builtin__.frozenset',
+  'builtins.frozenset',
 ]);
 
 const OPCODE_NAMES: Record<number, string> = {
@@ -96,6 +110,66 @@ function describe(v: Item): string {
 export interface ReadPickleOptions {
   /** Name used in error messages (e.g. the file name). */
   name?: string;
+  /** Deepest nesting of tuples, lists and dicts accepted (default {@link PICKLE_MAX_DEPTH}). */
+  maxDepth?: number;
+}
+
+const isTuple = (v: unknown): v is Tuple =>
+  typeof v === 'object' && v != null && 'kind' in v && (v as Tuple).kind === 'tuple';
+
+/** The first bytes as text when they are printable (a text file, HTML page or CSV); null otherwise. */
+function textPrefix(bytes: Uint8Array): string | null {
+  const n = Math.min(bytes.length, 40);
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (!((b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d)) return null;
+  }
+  return latin1(bytes.subarray(0, n)).replace(/[\r\n\t]/g, ' ');
+}
+
+/**
+ * Checks that the decoded value holds no cycle (a list or dict that contains itself) and is at most `maxDepth`
+ * levels deep, without recursion. Linear in the number of containers and references: shared containers are visited
+ * once.
+ */
+function checkNesting(root: PickleValue, maxDepth: number, fail: (msg: string) => never): void {
+  type Container = PickleValue[] | Map<PickleKey, PickleValue>;
+  const isContainer = (v: PickleValue): v is Container => Array.isArray(v) || v instanceof Map;
+  if (!isContainer(root)) return;
+  const height = new Map<Container, number>();
+  const onPath = new Set<Container>();
+  const children = (c: Container): Iterator<PickleValue> => (Array.isArray(c) ? c.values() : c.values());
+  const stack: { node: Container; it: Iterator<PickleValue>; h: number }[] = [];
+  const enter = (c: Container): void => {
+    if (stack.length >= maxDepth) fail(`nesting deeper than ${maxDepth} levels (expected plain data a few levels deep)`);
+    onPath.add(c);
+    stack.push({ node: c, it: children(c), h: 1 });
+  };
+  enter(root);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1];
+    const next = f.it.next();
+    if (next.done) {
+      stack.pop();
+      onPath.delete(f.node);
+      height.set(f.node, f.h);
+      if (stack.length > 0) {
+        const p = stack[stack.length - 1];
+        p.h = Math.max(p.h, f.h + 1);
+      }
+      continue;
+    }
+    const c = next.value;
+    if (!isContainer(c)) continue;
+    if (onPath.has(c)) fail(`a ${Array.isArray(c) ? 'list' : 'dict'} contains itself (recursive data is not supported)`);
+    const h = height.get(c);
+    if (h != null) {
+      if (stack.length + h > maxDepth) fail(`nesting deeper than ${maxDepth} levels (expected plain data a few levels deep)`);
+      f.h = Math.max(f.h, h + 1);
+      continue;
+    }
+    enter(c);
+  }
 }
 
 /**
@@ -103,7 +177,13 @@ export interface ReadPickleOptions {
  * and numpy arrays. Python 2 `str` and Python 3 `bytes` decode to Uint8Array (views into `bytes` where possible);
  * dicts decode to Map with string keys; tuples to arrays; numpy arrays to {@link PickleNdArray}.
  *
- * @throws Error naming the file and the opcode or global, for anything outside that set.
+ * Limits, for untrusted input: time linear in `bytes.length`; memory bounded by the input plus the decoded value (a
+ * tuple the pickle memoises and references again is decoded once and shared, so `memo` bombs cannot multiply work);
+ * nesting depth at most `options.maxDepth` (default {@link PICKLE_MAX_DEPTH}); integers at most
+ * {@link PICKLE_MAX_LONG_BYTES} bytes; recursive (self-containing) lists and dicts refused.
+ *
+ * @throws Error naming the file and the opcode or global, for anything outside that set; for text or other data that
+ * is not a pickle, an error saying so.
  *
  * @example
  * ```ts
@@ -113,6 +193,37 @@ export interface ReadPickleOptions {
  */
 export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): PickleValue {
   const name = options.name ?? 'pickle';
+  const maxDepth = options.maxDepth ?? PICKLE_MAX_DEPTH;
+  if (!(Number.isInteger(maxDepth) && maxDepth >= 1)) {
+    throw new Error(`${name}: options.maxDepth must be an integer ≥ 1, got ${String(maxDepth)}`);
+  }
+  try {
+    return readPickleUnchecked(bytes, name, maxDepth);
+  } catch (err) {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new Error(`${name}: data nested too deeply for the JavaScript stack (lower options.maxDepth)`);
+    }
+    const msg = (err as Error).message;
+    // A text file (notes, an HTML error page, CSV) read as a pickle fails on its first bytes with an opcode error
+    // that says little: say what the data looks like and what was expected instead.
+    const text = bytes[0] !== 0x80 ? textPrefix(bytes) : null;
+    if (
+      text != null &&
+      typeof msg === 'string' &&
+      /memo key|stack underflow|MARK expected|unsupported pickle opcode|truncated pickle|unexpected MARK|expected a (tuple|string|integer)|used as a value/.test(
+        msg,
+      )
+    ) {
+      throw new Error(
+        `${name}: not a Python pickle: the data starts with text "${text}" (expected a binary pickle, protocol 2–5, ` +
+          `starting with byte 0x80; reading it as a pickle failed with: ${msg.slice(name.length + 2)})`,
+      );
+    }
+    throw err;
+  }
+}
+
+function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number): PickleValue {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   const stack: Item[] = [];
@@ -184,10 +295,21 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
   };
   const value = (v: Item, ctx: string): PickleValue => {
     if (v === MARK) return fail(`unexpected MARK in ${ctx}`);
-    if (v instanceof PickleDtype) return fail(`bare numpy dtype in ${ctx}`);
+    if (v instanceof PickleDtype) {
+      return fail(
+        `a numpy dtype object ('${v.kind}') where plain data was expected in ${ctx} ` +
+          `(structured numpy dtypes are not supported; expected numeric arrays such as uint8 'data')`,
+      );
+    }
     if (typeof v === 'object' && v != null && 'kind' in v) {
       const k = (v as { kind: string }).kind;
-      if (k === 'tuple') return (v as Tuple).items.map((x) => value(x, ctx));
+      if (k === 'tuple') {
+        // Decoded once and shared: a tuple memoised and referenced again at every level costs its size once.
+        // Recursion depth is bounded by the tuple depth, capped when the tuple was built.
+        const t = v as Tuple;
+        if (t.value == null) t.value = t.items.map((x) => value(x, ctx));
+        return t.value;
+      }
       if (k === 'ndarray-pending') {
         const arr = (v as Pending).arr;
         if (arr == null) return fail('numpy array without state (BUILD missing)');
@@ -197,8 +319,16 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
     }
     return v as PickleValue;
   };
+  const makeTuple = (items: Item[], at: number): Tuple => {
+    let depth = 1;
+    for (const it of items) if (isTuple(it) && it.depth + 1 > depth) depth = it.depth + 1;
+    if (depth > maxDepth) {
+      fail(`tuples nested deeper than ${maxDepth} levels at offset ${at} (expected plain data a few levels deep)`);
+    }
+    return { kind: 'tuple', items, depth };
+  };
   const tupleItems = (v: Item, ctx: string): Item[] => {
-    if (typeof v === 'object' && v != null && 'kind' in v && (v as Tuple).kind === 'tuple') return (v as Tuple).items;
+    if (isTuple(v)) return v.items;
     return fail(`${ctx}: expected a tuple, got ${describe(v)}`);
   };
   const intOf = (v: Item, ctx: string): number => {
@@ -212,6 +342,9 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
     return fail(`${ctx}: expected a string, got ${describe(v)}`);
   };
   const makeArray = (dtype: PickleDtype, shape: number[], raw: Uint8Array, fortran: boolean): PickleNdArray => {
+    for (const d of shape) {
+      if (!Number.isSafeInteger(d) || d < 0) fail(`numpy array shape [${shape}] has an invalid dimension ${d} (expected integers ≥ 0)`);
+    }
     const count = shape.reduce((a, b) => a * b, 1);
     const kind = dtype.kind;
     const m = /^([iufb])(\d)$/.exec(kind);
@@ -276,14 +409,25 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
       return { kind: 'ndarray-pending' };
     }
     if (g === 'numpy.dtype') {
-      return new PickleDtype(strOf(args[0], 'numpy.dtype'));
+      const kind = strOf(args[0], 'numpy.dtype');
+      if (/^V/.test(kind)) {
+        fail(
+          `structured numpy dtype '${kind}' (record array) is not supported: expected a plain numeric dtype ` +
+            `such as 'u1' (CIFAR 'data' is a uint8 array)`,
+        );
+      }
+      return new PickleDtype(kind);
     }
     if (g === '_codecs.encode') {
       const s = strOf(args[0], '_codecs.encode');
       const enc = args.length > 1 ? strOf(args[1], '_codecs.encode') : 'utf-8';
       if (enc !== 'latin1' && enc !== 'latin-1') fail(`_codecs.encode with encoding '${enc}' is not supported`);
       const out = new Uint8Array(s.length);
-      for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 255) fail(`_codecs.encode: character U+${c.toString(16)} cannot be encoded as latin-1`);
+        out[i] = c;
+      }
       return out;
     }
     if (g.endsWith('bytearray')) {
@@ -296,6 +440,13 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
         return out;
       }
       return fail(`bytearray called with ${describe(a)}`);
+    }
+    if (g.endsWith('.set') || g.endsWith('.frozenset')) {
+      // Protocol 2 pickles sets as set([items]).
+      if (args.length === 0) return new Set<PickleKey>();
+      const items = args[0];
+      if (!Array.isArray(items)) return fail(`${g} called with ${describe(items)} (expected a list)`);
+      return new Set((items as PickleValue[]).map((x) => toKey(x)));
     }
     if (g.endsWith('numeric._frombuffer')) {
       // _frombuffer(buffer, dtype, shape, order)
@@ -312,7 +463,9 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
       // (version, byteorder, subdescr, names, fields, elsize, alignment, flags[, metadata])
       const st = tupleItems(state, 'numpy.dtype state');
       obj.byteOrder = strOf(st[1], 'numpy.dtype byte order');
-      if (st[2] != null || st[3] != null || st[4] != null) fail('structured numpy dtypes are not supported');
+      if (st[2] != null || st[3] != null || st[4] != null) {
+        fail(`structured numpy dtype '${obj.kind}' (record array) is not supported: expected a plain numeric dtype such as 'u1'`);
+      }
       return;
     }
     if (typeof obj === 'object' && obj != null && 'kind' in obj && (obj as Pending).kind === 'ndarray-pending') {
@@ -351,7 +504,9 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
         break;
       case 0x2e: {
         const v = pop();
-        return value(v, 'result');
+        const result = value(v, 'result');
+        checkNesting(result, maxDepth, fail);
+        return result;
       }
       case 0x28:
         marks.push(stack.length);
@@ -363,17 +518,17 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
         stack.push([]);
         break;
       case 0x29:
-        stack.push({ kind: 'tuple', items: [] });
+        stack.push(makeTuple([], opPos));
         break;
       case 0x74:
-        stack.push({ kind: 'tuple', items: popMark() });
+        stack.push(makeTuple(popMark(), opPos));
         break;
       case 0x85:
       case 0x86:
       case 0x87: {
         const n = op - 0x84;
         if (stack.length < n) fail(`stack underflow at offset ${opPos}`);
-        stack.push({ kind: 'tuple', items: stack.splice(stack.length - n) });
+        stack.push(makeTuple(stack.splice(stack.length - n), opPos));
         break;
       }
       case 0x61: {
@@ -435,6 +590,13 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
       case 0x8a:
       case 0x8b: {
         const n = op === 0x8a ? u8() : u32();
+        if (n > PICKLE_MAX_LONG_BYTES) {
+          // Refused by its declared size, before reading or converting anything (a huge LONG4 would take minutes).
+          fail(
+            `${op === 0x8a ? 'LONG1' : 'LONG4'} integer of ${n} bytes at offset ${opPos}: at most ` +
+              `${PICKLE_MAX_LONG_BYTES} bytes are supported (CIFAR pickles never need more)`,
+          );
+        }
         const b = take(n);
         let v = BigInt(0);
         for (let i = n - 1; i >= 0; i--) v = (v << BigInt(8)) | BigInt(b[i]);

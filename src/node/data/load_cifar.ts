@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs } from 'fs';
+import { constants as fsConstants, promises as fs, type Stats } from 'fs';
 import * as path from 'path';
 import { createGunzip } from 'zlib';
 import { CifarAssembler, CifarTarReader, cifarLayout, type CifarDataset, type CifarFormat, type CifarVariant } from 'vit-tfjs';
@@ -32,45 +32,91 @@ async function isDirectory(p: string): Promise<boolean> {
   }
 }
 
-/** Reads a CIFAR archive file on disk as a stream (gunzip + streaming tar); used by {@link loadCifar10}. */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Opens `file` for reading only if it is a regular file (following symbolic links): opened without blocking (a FIFO
+ * would otherwise wait for a writer forever) and checked by type on the open descriptor, so nothing is read from a
+ * directory, FIFO, socket or device. Errors name the path and say what was expected.
+ */
+async function openRegularFile(file: string, what: string): Promise<{ fh: fs.FileHandle; size: number }> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${file}: ${what} not found`);
+    if (code === 'EISDIR') throw new Error(`${file}: is a directory, expected ${what} (a regular file)`);
+    throw new Error(`${file}: cannot open ${what}: ${(err as Error).message}`);
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close().catch(() => undefined);
+    throw new Error(`${file}: is ${kindOf(st)}, expected ${what} (a regular file)`);
+  }
+  return { fh, size: st.size };
+}
+
+/**
+ * Reads a CIFAR archive file on disk as a stream (gunzip + streaming tar); used by {@link loadCifar10}.
+ *
+ * Limits, for untrusted files: refuses anything but a regular file before reading; each batch's size declared in
+ * its tar header is checked against the format before anything is allocated, the decompressed stream is bounded
+ * (1 GiB) and reading stops at the tar end marker; time is linear in the data read, memory is the dataset plus one
+ * raw batch. Errors name the file and the entry inside the archive.
+ */
 export async function readCifarArchiveFile(
   file: string,
   variant: CifarVariant,
   checkRecordCounts = true,
 ): Promise<CifarDataset> {
   const name = file;
-  let st;
+  const { fh } = await openRegularFile(file, 'CIFAR source');
+  let input: ReturnType<fs.FileHandle['createReadStream']>;
+  let gz: boolean;
   try {
-    st = await fs.stat(file);
-  } catch {
-    throw new Error(`${file}: CIFAR source not found`);
+    const head = Buffer.alloc(2);
+    await fh.read(head, 0, 2, 0);
+    gz = head[0] === 0x1f && head[1] === 0x8b;
+    input = fh.createReadStream({ start: 0, highWaterMark: 1 << 20 });
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw new Error(`${name}: cannot read CIFAR source: ${(err as Error).message}`);
   }
-  if (!st.isFile()) throw new Error(`${file}: not a file`);
-  const fd = await fs.open(file, 'r');
-  const head = Buffer.alloc(2);
-  await fd.read(head, 0, 2, 0);
-  await fd.close();
-  const gz = head[0] === 0x1f && head[1] === 0x8b;
-  const reader = new CifarTarReader(variant, name, checkRecordCounts);
-  const input = createReadStream(file, { highWaterMark: 1 << 20 });
   const stream = gz ? input.pipe(createGunzip({ chunkSize: 1 << 20 })) : input;
   if (gz) input.on('error', (e) => stream.destroy(e));
+  const reader = new CifarTarReader(variant, name, checkRecordCounts);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (reader.finished) break; // past the tar end marker: nothing more to read
     }
   } catch (err) {
-    input.destroy();
     const e = err as NodeJS.ErrnoException;
     if (gz && typeof e.code === 'string' && e.code.startsWith('Z_')) {
       throw new Error(`${name}: corrupt gzip data (${e.message})`);
     }
     throw err;
+  } finally {
+    stream.destroy();
+    input.destroy();
+    await fh.close().catch(() => undefined);
   }
   return reader.finish();
 }
 
-/** Reads an unpacked official CIFAR folder (or a folder holding one). */
+/**
+ * Reads an unpacked official CIFAR folder (or a folder holding one). Each batch file must be a regular file (a
+ * directory, FIFO or device in its place is refused by type, without reading or blocking) whose size the format
+ * allows (checked before reading); errors name the path and say what was expected.
+ */
 export async function readCifarDirectory(
   dir: string,
   variant: CifarVariant,
@@ -113,12 +159,20 @@ export async function readCifarDirectory(
   const asm = new CifarAssembler(layout, folder, checkRecordCounts);
   for (const file of [...layout.metaFiles, ...layout.trainFiles, ...layout.testFiles]) {
     const full = path.join(folder, file);
+    let opened: { fh: fs.FileHandle; size: number };
+    try {
+      opened = await openRegularFile(full, 'CIFAR batch file');
+    } catch (err) {
+      if (/: CIFAR batch file not found$/.test((err as Error).message)) throw new Error(`${full}: missing batch file`);
+      throw err;
+    }
     let bytes: Buffer;
     try {
-      bytes = await fs.readFile(full);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${full}: missing batch file`);
-      throw err;
+      // The size the file system reports is checked against the format before the file is read.
+      asm.checkSize(file, opened.size, full);
+      bytes = await opened.fh.readFile();
+    } finally {
+      await opened.fh.close().catch(() => undefined);
     }
     asm.add(file, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), full);
   }
