@@ -260,6 +260,7 @@ async function loadArtifacts(fs: FileIOFileSystem, location: string): Promise<tf
     if (g == null || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
       throw new Error(`fileIO: ${jsonPath} has an invalid weightsManifest entry ${i} (expected { paths: string[], weights: [...] })`);
     }
+    g.weights.forEach((spec: unknown, j: number) => checkWeightSpec(spec, `weightsManifest[${i}].weights[${j}]`, jsonPath));
     return g.paths.map((file: unknown) => weightFilePath(folder, file, jsonPath));
   });
 
@@ -291,12 +292,30 @@ async function loadArtifacts(fs: FileIOFileSystem, location: string): Promise<tf
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, float16: 2 };
 
+/** Throws unless `spec` (at `where` in `jsonPath`) is a weight entry: a name, a shape of whole numbers, a known dtype. */
+function checkWeightSpec(spec: unknown, where: string, jsonPath: string): void {
+  const s = spec as Partial<tf.io.WeightsManifestEntry> | null;
+  const fail = (what: string): never => {
+    throw new Error(`fileIO: ${jsonPath}: ${where} ${what}`);
+  };
+  if (s == null || typeof s !== 'object' || Array.isArray(s)) fail('is not a weight entry (expected { name, shape, dtype })');
+  const entry = s as Partial<tf.io.WeightsManifestEntry>;
+  if (typeof entry.name !== 'string' || entry.name.length === 0) fail(`has no name (got ${JSON.stringify(entry.name)})`);
+  const shape = entry.shape as unknown;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    fail(`('${entry.name}') has shape ${JSON.stringify(shape)}, expected an array of whole numbers`);
+  }
+  if (entry.dtype === 'string') fail(`('${entry.name}') is a string weight, which is not supported`);
+  if (typeof entry.dtype !== 'string' || !(entry.dtype in DTYPE_BYTES)) {
+    fail(`('${entry.name}') has dtype ${JSON.stringify(entry.dtype)}, expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+  }
+}
+
 function weightByteLength(spec: tf.io.WeightsManifestEntry): number {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   if (spec.quantization != null) {
     const q = spec.quantization.dtype;
     return size * (q === 'uint8' ? 1 : q === 'uint16' || q === 'float16' ? 2 : 4);
   }
-  if (spec.dtype === 'string') throw new Error(`fileIO: string weight '${spec.name}' is not supported`);
-  return size * (DTYPE_BYTES[spec.dtype] ?? 4);
+  return size * DTYPE_BYTES[spec.dtype];
 }
