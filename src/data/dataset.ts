@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RandomGenerator, globalRandom } from '../utils/random';
-import { assertInRange, assertOneOf, assertPositiveInteger } from '../utils/validate';
+import { assertInRange, assertOneOf, assertPositiveInteger, show } from '../utils/validate';
 import type { CifarSplit } from './types';
 
 function checkSplit(split: CifarSplit, name = 'split'): number {
@@ -186,7 +186,7 @@ function prepare(split: CifarSplit, options: BatchOptions): Prepared {
       offset[c] = -mean / std;
     }
   } else if (norm !== 'none') {
-    throw new Error(`options.normalize must be 'none', 'unit' or { mean, std }, got ${JSON.stringify(norm)}`);
+    throw new Error(`options.normalize must be 'none', 'unit' or { mean, std }, got ${show(norm)}`);
   }
   let labels = split.labels;
   if (options.coarse) {

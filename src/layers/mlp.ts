@@ -4,7 +4,7 @@ import { ActivationName, applyActivation } from '../ops/activations';
 import { dropout } from '../ops/dropout';
 import { linear } from '../ops/linear';
 import { layerRandom, RandomGenerator } from '../utils/random';
-import { assertInRange, assertOneOf, assertPositiveInteger } from '../utils/validate';
+import { assertInRange, assertOneOf, assertPositiveInteger, show } from '../utils/validate';
 import { CallKwargs, generatorFor, glorotUniform, singleInput, singleShape, WeightAdder, zeros } from './layer_utils';
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
@@ -20,7 +20,7 @@ export interface DenseWeights {
 /** Validates MLP options (shared by {@link MLP} and {@link TransformerBlock}). @internal */
 export function validateMlpOptions(layer: string, units: unknown, activation: unknown, rate: unknown, unitsName = 'units'): void {
   if (!Array.isArray(units) || units.length === 0) {
-    throw new Error(`${layer}: ${unitsName} must be a non-empty array of positive integers, got ${JSON.stringify(units)}`);
+    throw new Error(`${layer}: ${unitsName} must be a non-empty array of positive integers, got ${show(units)}`);
   }
   units.forEach((u, i) => assertPositiveInteger(`${layer}: ${unitsName}[${i}]`, u));
   assertOneOf(`${layer}: activation`, activation, ACTIVATIONS);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ViTLayerArgs } from './layer_args';
 import { registerSerializable } from '../utils/serialization';
+import { show } from '../utils/validate';
 
 /** Keras's `backend.epsilon()`: the floor of the standard deviation the layer divides by. */
 export const NORMALIZATION_EPSILON = 1e-7;
@@ -85,7 +86,7 @@ export class Normalization extends tfl.layers.Layer {
     if (this.axis !== null) {
       const axes = Array.isArray(this.axis) ? this.axis : [this.axis];
       if (axes.length === 0 || axes.some((a) => !Number.isInteger(a))) {
-        throw new Error(`Normalization: axis must be an integer, an array of integers or null, got ${JSON.stringify(args.axis)}`);
+        throw new Error(`Normalization: axis must be an integer, an array of integers or null, got ${show(args.axis)}`);
       }
     }
     this.invert = args.invert ?? false;
@@ -94,8 +95,8 @@ export class Normalization extends tfl.layers.Layer {
     }
     for (const [name, v] of [['mean', args.mean], ['variance', args.variance]] as const) {
       const vals = v === undefined ? [] : Array.isArray(v) ? v : [v];
-      if (vals.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`Normalization: ${name} must be finite numbers, got ${JSON.stringify(v)}`);
-      if (name === 'variance' && vals.some((x) => x < 0)) throw new Error(`Normalization: variance must be non-negative, got ${JSON.stringify(v)}`);
+      if (vals.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`Normalization: ${name} must be finite numbers, got ${show(v)}`);
+      if (name === 'variance' && vals.some((x) => x < 0)) throw new Error(`Normalization: variance must be non-negative, got ${show(v)}`);
     }
     this.initMean = args.mean;
     this.initVariance = args.variance;

@@ -20,7 +20,7 @@ import {
 } from '../image/affine';
 import { transformImages } from '../image/transform';
 import { layerRandom, RandomGenerator } from '../utils/random';
-import { assertFiniteNumber, assertOneOf } from '../utils/validate';
+import { assertFiniteNumber, assertOneOf, show } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
 /** Options shared by the transform-based augmentation layers. */
@@ -44,11 +44,11 @@ export function parseFactor(name: string, factor: unknown, lo: number, hi: numbe
   } else if (Array.isArray(factor) && factor.length === 2 && factor.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     range = [factor[0] as number, factor[1] as number];
   } else {
-    throw new Error(`${name} must be a number or a [lower, upper] pair of finite numbers, got ${JSON.stringify(factor)}`);
+    throw new Error(`${name} must be a number or a [lower, upper] pair of finite numbers, got ${show(factor)}`);
   }
   if (range[0] > range[1]) throw new Error(`${name} has lower bound ${range[0]} above upper bound ${range[1]}`);
   if (range[0] < lo || range[1] > hi) {
-    throw new Error(`${name} must lie within [${lo}, ${hi}], got ${JSON.stringify(factor)}`);
+    throw new Error(`${name} must lie within [${lo}, ${hi}], got ${show(factor)}`);
   }
   return range;
 }

@@ -6,6 +6,7 @@ import {
   assertOneOf,
   assertPositiveInteger,
   assertPositiveNumber,
+  show,
 } from '../utils/validate';
 import { VIT_PRESETS, ViTPresetName, VIT_PRESET_NAMES } from './presets';
 
@@ -183,7 +184,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
 
 function assertUnitsList(name: string, value: unknown, allowEmpty: boolean): asserts value is number[] {
   if (!Array.isArray(value) || (!allowEmpty && value.length === 0)) {
-    throw new Error(`${name} must be ${allowEmpty ? 'an' : 'a non-empty'} array of positive integers, got ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be ${allowEmpty ? 'an' : 'a non-empty'} array of positive integers, got ${show(value)}`);
   }
   value.forEach((v, i) => assertPositiveInteger(`${name}[${i}]`, v));
 }
@@ -195,7 +196,7 @@ function assertRate(name: string, value: unknown): asserts value is number {
 function perChannel(name: string, value: unknown, channels: number): number[] {
   const list = typeof value === 'number' ? new Array<number>(channels).fill(value) : value;
   if (!Array.isArray(list) || list.length !== channels) {
-    throw new Error(`${name} must be a number or an array of ${channels} numbers (one per channel), got ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be a number or an array of ${channels} numbers (one per channel), got ${show(value)}`);
   }
   list.forEach((v, i) => assertFiniteNumber(`${name}[${i}]`, v));
   return [...list];
@@ -218,7 +219,7 @@ function isLayerList(value: unknown): value is tfl.layers.Layer[] {
  */
 export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedViTOptions {
   if (options == null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`options must be an object, got ${JSON.stringify(options)}`);
+    throw new Error(`options must be an object, got ${show(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) {
@@ -232,7 +233,7 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
 
   const inputShape = o.inputShape ?? [32, 32, 3];
   if (!Array.isArray(inputShape) || inputShape.length !== 3) {
-    throw new Error(`inputShape must be [height, width, channels], got ${JSON.stringify(inputShape)}`);
+    throw new Error(`inputShape must be [height, width, channels], got ${show(inputShape)}`);
   }
   inputShape.forEach((v, i) => assertPositiveInteger(`inputShape[${i}]`, v));
 
@@ -248,7 +249,7 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
     o.imageSize.forEach((v, i) => assertPositiveInteger(`imageSize[${i}]`, v));
     imageSize = [o.imageSize[0], o.imageSize[1]];
   } else {
-    throw new Error(`imageSize must be a positive integer or [height, width], got ${JSON.stringify(o.imageSize)}`);
+    throw new Error(`imageSize must be a positive integer or [height, width], got ${show(o.imageSize)}`);
   }
 
   const patchSize = o.patchSize;
@@ -285,7 +286,7 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
   assertUnitsList('transformerUnits', transformerUnits, false);
   if (transformerUnits[transformerUnits.length - 1] !== projectionDim) {
     throw new Error(
-      `transformerUnits must end with projectionDim (${projectionDim}) for the residual connection, got ${JSON.stringify(transformerUnits)}`,
+      `transformerUnits must end with projectionDim (${projectionDim}) for the residual connection, got ${show(transformerUnits)}`,
     );
   }
   const mlpHeadUnits = o.mlpHeadUnits ?? [];
@@ -329,12 +330,12 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
     });
     normalization = { mean, variance };
   } else {
-    throw new Error(`normalization must be 'adapt', { mean, variance } or false, got ${JSON.stringify(norm)}`);
+    throw new Error(`normalization must be 'adapt', { mean, variance } or false, got ${show(norm)}`);
   }
 
   const name = o.name ?? 'vit_classifier';
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name)) {
-    throw new Error(`name must be a non-empty string of letters, digits, '_', '.', '-', got ${JSON.stringify(name)}`);
+    throw new Error(`name must be a non-empty string of letters, digits, '_', '.', '-', got ${show(name)}`);
   }
   if (o.seed != null) assertFiniteNumber('seed', o.seed);
 

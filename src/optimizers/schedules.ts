@@ -6,7 +6,7 @@
  * `keras.optimizers.schedules`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertFiniteNumber, assertInRange, assertNonNegativeInteger, assertPositiveInteger } from '../utils/validate';
+import { assertFiniteNumber, assertInRange, assertNonNegativeInteger, assertPositiveInteger, show } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
 /** A learning-rate schedule: maps the 0-based optimizer step to a learning rate. Serializable. */
@@ -243,12 +243,12 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     const { boundaries, values } = config;
     if (!Array.isArray(boundaries) || !Array.isArray(values) || values.length !== boundaries.length + 1) {
       throw new Error(
-        `values must have exactly one more entry than boundaries, got ${JSON.stringify(boundaries)} and ${JSON.stringify(values)}`,
+        `values must have exactly one more entry than boundaries, got ${show(boundaries)} and ${show(values)}`,
       );
     }
     boundaries.forEach((b, i) => {
       assertFiniteNumber(`boundaries[${i}]`, b);
-      if (i > 0 && b <= boundaries[i - 1]) throw new Error(`boundaries must be strictly increasing, got ${JSON.stringify(boundaries)}`);
+      if (i > 0 && b <= boundaries[i - 1]) throw new Error(`boundaries must be strictly increasing, got ${show(boundaries)}`);
     });
     values.forEach((v, i) => assertNonNegativeNumber(`values[${i}]`, v));
     this.boundaries = [...boundaries];

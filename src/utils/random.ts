@@ -5,6 +5,7 @@
  */
 
 import { sharedState } from './shared_state';
+import { show } from './validate';
 
 /** Serializable state of a {@link RandomGenerator} (four 32-bit words of xoshiro128**). */
 export type RandomState = [number, number, number, number];
@@ -98,7 +99,7 @@ export class RandomGenerator {
   /** Restores a state saved by {@link RandomGenerator.getState}. */
   setState(state: RandomState): void {
     if (!Array.isArray(state) || state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new Error(`random state must be four unsigned 32-bit integers, got ${JSON.stringify(state)}`);
+      throw new Error(`random state must be four unsigned 32-bit integers, got ${show(state)}`);
     }
     this.s.set(state);
   }

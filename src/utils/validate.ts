@@ -3,10 +3,16 @@
  * names the argument, its value and what was expected.
  */
 
-function show(value: unknown): string {
+/**
+ * A value as an error message shows it: strings quoted, numbers as JavaScript writes them (NaN and Infinity too,
+ * also inside arrays and objects, where JSON would write null). @internal
+ */
+export function show(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
   try {
-    return JSON.stringify(value) ?? String(value);
+    const marked = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0000${v}\u0000` : v));
+    return marked == null ? String(value) : marked.replace(/"\\u0000(-?Infinity|NaN)\\u0000"/g, '$1');
   } catch {
     return String(value);
   }
