@@ -91,6 +91,7 @@ export function makeProgram(): Command {
     )
     .option('--out <dir>', `output folder (${Object.values(OUT).join(', ')})`, 'runs/cifar10')
     .option('--resume', 'continue the run in --out from its last checkpoint (same settings; --epochs may grow)', false)
+    .option('--overwrite', 'replace the run already in --out (its checkpoint and artifacts) instead of refusing to start', false)
     .option('--limit-train <n>', 'use only the first n training images (before the validation split), for quick runs', positiveInt('--limit-train'))
     .option('--limit-test <n>', 'use only the first n test images, for quick runs', positiveInt('--limit-test'))
     .option('--seed <n>', 'seed of every random choice (weights, dropout, augmentation, shuffling)', nonNegativeInt, 42)
@@ -122,6 +123,7 @@ interface ParsedOptions {
   backend: BackendRequest;
   out: string;
   resume: boolean;
+  overwrite: boolean;
   limitTrain?: number;
   limitTest?: number;
   seed: number;
@@ -146,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
     backend: o.backend,
     out: o.out,
     resume: o.resume,
+    overwrite: o.overwrite,
     limitTrain: o.limitTrain,
     limitTest: o.limitTest,
     seed: o.seed,

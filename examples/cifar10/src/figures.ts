@@ -1,25 +1,19 @@
 /**
  * The run's figures: training curves (SVG, the reference's two panels), one training image and its patches (PNG,
  * the reference's patch figure) and the confusion matrix (SVG + JSON). SVG is used where a figure needs text
- * (axes, class names); PNG where it shows pixels.
+ * (axes, class names); PNG (the library's `encodePng`) where it shows pixels.
  */
-import { PNG } from 'pngjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { CIFAR_IMAGE_BYTES, encodePng } from 'vit-tfjs';
 
 /** Per-epoch values of each metric, as Keras's `history.history`. */
 export type History = Record<string, number[]>;
-
-/** Encodes an RGBA buffer as PNG. */
-export function encodePng(width: number, height: number, rgba: Uint8Array): Buffer {
-  const png = new PNG({ width, height });
-  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  return PNG.sync.write(png);
-}
 
 /**
  * The patch figure: on the left the image (HWC bytes, `size × size × 3`, already resized as the model sees it),
  * on the right its `patchSize × patchSize` patches in a grid with gaps, both scaled up by `scale` (nearest).
  */
-export function patchFigure(image: Uint8Array, size: number, patchSize: number, scale = 4): Buffer {
+export function patchFigure(image: Uint8Array, size: number, patchSize: number, scale = 4): Uint8Array {
   const grid = Math.floor(size / patchSize);
   const gap = 2;
   const margin = 8;
@@ -54,7 +48,19 @@ export function patchFigure(image: Uint8Array, size: number, patchSize: number, 
       }
     }
   }
-  return encodePng(width, height, rgba);
+  return encodePng(rgba, width, height, 4);
+}
+
+/** {@link patchFigure} of the first of `images` (CIFAR NHWC bytes), resized to `size` as the model sees it. */
+export async function firstImagePatches(images: Uint8Array, size: number, patchSize: number): Promise<Uint8Array> {
+  const resized = tf.tidy(() => {
+    const img = tf.tensor3d(images.subarray(0, CIFAR_IMAGE_BYTES), [32, 32, 3], 'int32');
+    const r = size === 32 ? img : tf.image.resizeBilinear(img, [size, size], false, true);
+    return tf.cast(tf.clipByValue(tf.round(r), 0, 255), 'int32');
+  });
+  const bytes = Uint8Array.from(await resized.data());
+  resized.dispose();
+  return patchFigure(bytes, size, patchSize);
 }
 
 function esc(s: string): string {

@@ -117,5 +117,16 @@ describe('examples/cifar10: a finished run in --out is never touched by a bad ru
     expectOneLine(runs[1], /^error: --resume: the checkpoint was made with batchSize 16, not 32$/);
     expectOneLine(runs[2], /^error: --data: '.*no-such-data' does not exist/);
     expect(snapshot(out)).toEqual(before);
+
+    // --overwrite with --resume is refused; --overwrite alone replaces the run (the quick run is rerunnable).
+    expectOneLine(await runCli([...QUICK, '--out', out, '--resume', '--overwrite']), /^error: --overwrite: not with --resume/);
+    expect(snapshot(out)).toEqual(before);
+    const again = await runCli([...QUICK, '--out', out, '--overwrite']);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    const after = snapshot(out);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    // The same seed and options: the same run, the same test metrics.
+    expect(after['test_metrics.json']).toBe(before['test_metrics.json']);
   });
 });

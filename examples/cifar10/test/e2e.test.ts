@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PNG } from 'pngjs';
+import { unzlibSync } from 'fflate';
 import { useBackend } from '../../../test/helpers/backends';
 import { fileIO } from '../../../src/node/index';
 import { parseCifarBinaryBatch } from '../../../src/index';
@@ -14,6 +14,47 @@ import { CliResult, EXAMPLE_DIR, TEST_MODEL, runCli, tempDir } from './run_cli';
 
 const KEYS = ['loss', 'accuracy', 'top-5-accuracy', 'val_loss', 'val_accuracy', 'val_top-5-accuracy'];
 const EPOCHS = 3;
+
+/**
+ * Reads an 8-bit RGB or RGBA PNG written without row filters (filter type 0, as the library's encodePng writes
+ * every row) into RGBA; any other filter type fails the test.
+ */
+function readPng(bytes: Uint8Array): { width: number; height: number; data: Uint8Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Uint8Array[] = [];
+  for (let o = 8; o < bytes.length; ) {
+    const len = view.getUint32(o);
+    const type = String.fromCharCode(...bytes.subarray(o + 4, o + 8));
+    const body = bytes.subarray(o + 8, o + 8 + len);
+    if (type === 'IHDR') {
+      width = view.getUint32(o + 8);
+      height = view.getUint32(o + 12);
+      expect(body[8]).toBe(8);
+      channels = body[9] === 6 ? 4 : body[9] === 2 ? 3 : 0;
+      expect(channels).toBeGreaterThan(0);
+    } else if (type === 'IDAT') {
+      idat.push(body);
+    }
+    o += 12 + len;
+  }
+  const joined = new Uint8Array(idat.reduce((a, c) => a + c.length, 0));
+  idat.reduce((off, c) => (joined.set(c, off), off + c.length), 0);
+  const raw = unzlibSync(joined);
+  const stride = width * channels;
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    expect(raw[y * (stride + 1)]).toBe(0);
+    for (let x = 0; x < width; x++) {
+      const s = y * (stride + 1) + 1 + x * channels;
+      data.set([raw[s], raw[s + 1], raw[s + 2], channels === 4 ? raw[s + 3] : 255], (y * width + x) * 4);
+    }
+  }
+  return { width, height, data };
+}
 
 /** A minimal XML well-formedness check: one root `<svg>`, every element closed in order. */
 function expectWellFormedSvg(text: string): void {
@@ -152,7 +193,7 @@ describe('examples/cifar10 end to end (bundled sample, wasm)', () => {
     expectWellFormedSvg(confusion);
     expect(confusion).toContain('>airplane<');
     // 32×32 image (no resizing in this preset), 8×8 patches: 4×4 of them. Scale 4, gaps 2, margins 8 + 24 + 8.
-    const png = PNG.sync.read(fs.readFileSync(path.join(out, 'patches.png')));
+    const png = readPng(fs.readFileSync(path.join(out, 'patches.png')));
     expect(png.width).toBe(8 + 128 + 24 + (4 * 32 + 3 * 2) + 8);
     expect(png.height).toBe(8 + 134 + 8);
     // The top-left pixel of the image is the first training image's first pixel (CHW record → RGB).

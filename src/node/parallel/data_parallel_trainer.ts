@@ -1,5 +1,6 @@
 import { availableParallelism } from 'os';
 import * as path from 'path';
+import { fileURLToPath } from 'url';
 import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -106,14 +107,18 @@ class WorkerHandle {
 
 /** The worker script next to this module: the built one in `dist`, or the TypeScript source through tsx. */
 function defaultWorkerScript(): { file: string; eval: boolean } {
-  const ext = path.extname(__filename);
+  // This module's file: `__filename` in CommonJS (dist/node.cjs; the sources under jest and tsx), `import.meta.url`
+  // in the ESM build (dist/node.mjs: no `__filename` shim, whose Node imports would reach the browser-safe entry).
+  const self = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+  const dir = path.dirname(self);
+  const ext = path.extname(self);
   if (ext === '.ts') {
     // Running from the sources (tests, tsx): compile the worker on the fly with tsx's require hook.
     const tsx = require.resolve('tsx/cjs/api');
-    const entry = path.join(__dirname, 'worker.ts');
+    const entry = path.join(dir, 'worker.ts');
     return { file: `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(entry)});`, eval: true };
   }
-  return { file: path.join(__dirname, `parallel-worker${ext === '.mjs' ? '.mjs' : '.cjs'}`), eval: false };
+  return { file: path.join(dir, `parallel-worker${ext === '.mjs' ? '.mjs' : '.cjs'}`), eval: false };
 }
 
 /**
