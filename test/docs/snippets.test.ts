@@ -54,20 +54,27 @@ describe('docs code blocks', () => {
     }
   });
 
-  describe.each(snippets.filter((s) => !s.browser).map((s) => [s.id, s] as const))('%s', (_id, snippet) => {
+  // The blocks of one file run in order in one working folder, as a reader following the page would run them
+  // (a later block may load what an earlier one saved).
+  const byFile = new Map<string, Snippet[]>();
+  for (const s of snippets.filter((x) => !x.browser)) {
+    const file = s.id.slice(0, s.id.lastIndexOf(':'));
+    byFile.set(file, [...(byFile.get(file) ?? []), s]);
+  }
+  describe.each([...byFile.entries()])('%s', (_file, blocks) => {
     let cwd: string;
     let work: string;
     beforeAll(() => {
       cwd = process.cwd();
       work = mkdtempSync(path.join(os.tmpdir(), 'vit-docs-'));
-      process.chdir(work); // files the block writes (./vit-cifar10, ./model) land in a temporary folder
+      process.chdir(work); // files the blocks write (./vit-cifar10, ./model) land in a temporary folder
     });
     afterAll(() => {
       process.chdir(cwd);
       rmSync(work, { recursive: true, force: true });
     });
 
-    it('runs as written', async () => {
+    it.each(blocks.map((b) => [b.id, b] as const))('%s runs as written', async (_id, snippet) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(fileOf(snippet)) as { default: () => Promise<void> };
       await expect(mod.default()).resolves.toBeUndefined();

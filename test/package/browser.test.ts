@@ -13,6 +13,7 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
+import { docFiles, snippetModule, snippetsOf } from '../docs/extract_snippets';
 import { packedPackage } from './packed';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -64,6 +65,7 @@ function serve(root: string): Promise<http.Server> {
     const [, variant, ...rest] = decodeURIComponent(url.pathname).split('/');
     let rel = rest.join('/');
     if (variant === 'isolated' || variant === 'plain') rel = rel === '' ? 'index.html' : rel;
+    else if (variant === 'docs' && rest.join('/') === '') rel = 'docs.html';
     else rel = [variant, ...rest].join('/');
     const file = path.resolve(root, rel);
     if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
@@ -130,10 +132,61 @@ beforeAll(async () => {
     '<!doctype html><html><head><meta charset="utf-8"><title>vit-tfjs</title></head>' +
       '<body><script type="module" src="../app.js"></script></body></html>\n',
   );
+  await bundleDocsPage(consumer, www, binaries.map((f) => path.join(wasmDist, f)));
   server = await serve(www);
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 300_000);
+
+/**
+ * The docs' blocks fenced ```ts browser (README's Browser section), bundled as written from the consumer project into
+ * one page that runs them in order: the wasm binaries at /tfjs-wasm/ and a CIFAR-10 test batch (the bundled sample's,
+ * 500 images) at /cifar/test_batch.bin, where the blocks fetch them.
+ */
+async function bundleDocsPage(consumer: string, www: string, wasmBinaries: string[]): Promise<void> {
+  const blocks = docFiles()
+    .flatMap(snippetsOf)
+    .filter((b) => b.browser);
+  expect(blocks.length).toBeGreaterThan(0);
+  const dir = path.join(consumer, 'browser', 'docs');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  blocks.forEach((b, i) => fs.writeFileSync(path.join(dir, `block_${i}.ts`), snippetModule(b, (spec) => spec)));
+  const entry = [
+    ...blocks.map((_b, i) => `import block_${i} from './block_${i}';`),
+    `const ids = ${JSON.stringify(blocks.map((b) => b.id))};`,
+    `const blocks = [${blocks.map((_b, i) => `block_${i}`).join(', ')}];`,
+    '(async () => {',
+    '  for (let i = 0; i < blocks.length; i++) {',
+    '    try { await blocks[i](); } catch (err) { throw new Error(`${ids[i]}: ${(err && err.stack) || err}`); }',
+    '  }',
+    '})().then(() => { window.__result = { ok: true, blocks: ids }; }, (err) => { window.__result = { ok: false, error: String(err.message) }; });',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'entry.ts'), entry);
+  const bundle = await build({
+    entryPoints: [path.join(dir, 'entry.ts')],
+    absWorkingDir: consumer,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    outfile: path.join(www, 'docs.js'),
+    logLevel: 'silent',
+  });
+  expect(bundle.errors).toEqual([]);
+  fs.mkdirSync(path.join(www, 'tfjs-wasm'), { recursive: true });
+  for (const f of wasmBinaries) fs.copyFileSync(f, path.join(www, 'tfjs-wasm', path.basename(f)));
+  fs.mkdirSync(path.join(www, 'cifar'), { recursive: true });
+  fs.copyFileSync(
+    path.resolve(__dirname, '../../examples/cifar10/data/cifar-10-sample/cifar-10-batches-bin/test_batch.bin'),
+    path.join(www, 'cifar', 'test_batch.bin'),
+  );
+  fs.writeFileSync(
+    path.join(www, 'docs.html'),
+    '<!doctype html><html><head><meta charset="utf-8"><title>vit-tfjs docs</title></head>' +
+      '<body><script type="module" src="../docs.js"></script></body></html>\n',
+  );
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -200,4 +253,32 @@ describe('the packed package in headless Chromium: vit-cifar-tiny trained on was
     expect(result.opsAfterTraining.wasmThreaded).toBe(true);
     check(result);
   }, 150_000);
+});
+
+describe('the docs in the browser', () => {
+  it('every ```ts browser block of README.md and docs/guide runs as written in Chromium', async () => {
+    const context = await (browser as Browser).newContext();
+    try {
+      const page = await context.newPage();
+      const log: string[] = [];
+      page.on('console', (msg) => log.push(`console.${msg.type()}: ${msg.text()}`));
+      page.on('pageerror', (err) => log.push(`page error: ${err.message}`));
+      const t0 = Date.now();
+      await page.goto(`${origin}/docs/`);
+      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, {
+        timeout: 240_000,
+        polling: 250,
+      });
+      const result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+        ok: boolean;
+        error?: string;
+        blocks?: string[];
+      };
+      if (!result.ok) throw new Error(`a docs block failed in the browser: ${result.error}\n${log.join('\n')}`);
+      console.log(`docs blocks ${result.blocks?.join(', ')} ran in Chromium in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${log.join('\n')}`);
+      expect(result.blocks?.length).toBeGreaterThan(0);
+    } finally {
+      await context.close();
+    }
+  }, 300_000);
 });
