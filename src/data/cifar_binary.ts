@@ -9,7 +9,11 @@ import {
   planarToNhwc,
 } from './types';
 
-/** Options of {@link parseCifarBinaryBatch}. */
+/**
+ * Options of {@link parseCifarBinaryBatch}.
+ *
+ * @category Data
+ */
 export interface ParseCifarBinaryOptions {
   /** Which layout: CIFAR-10 records are 3073 bytes (label + image), CIFAR-100 records 3074 (coarse, fine, image). */
   variant?: CifarVariant;
@@ -24,7 +28,11 @@ export interface ParseCifarBinaryOptions {
   into?: { split: CifarSplit; offset: number };
 }
 
-/** Record size in bytes of a CIFAR binary batch: 3073 for CIFAR-10, 3074 for CIFAR-100. */
+/**
+ * Record size in bytes of a CIFAR binary batch: 3073 for CIFAR-10, 3074 for CIFAR-100.
+ *
+ * @category Data
+ */
 export function cifarRecordBytes(variant: CifarVariant): number {
   return CIFAR_IMAGE_BYTES + (variant === 'cifar10' ? 1 : 2);
 }
@@ -86,6 +94,8 @@ export function checkCifarBinarySize(
  * const bytes = new Uint8Array(await (await fetch('cifar-10-batches-bin/test_batch.bin')).arrayBuffer());
  * const { images, shape, labels } = parseCifarBinaryBatch(bytes, { name: 'test_batch.bin' });
  * ```
+ *
+ * @category Data
  */
 export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBinaryOptions = {}): CifarSplit {
   const variant = options.variant ?? 'cifar10';
@@ -140,6 +150,8 @@ export function parseCifarBinaryBatch(bytes: Uint8Array, options: ParseCifarBina
 /**
  * Parses a class-name list (`batches.meta.txt`, CIFAR-100's `fine_label_names.txt` / `coarse_label_names.txt`):
  * one name per line, blank lines ignored.
+ *
+ * @category Data
  */
 export function parseCifarLabelNames(text: string | Uint8Array, name = 'label names'): string[] {
   const s = typeof text === 'string' ? text : new TextDecoder().decode(text);

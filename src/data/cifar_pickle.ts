@@ -10,7 +10,11 @@ import {
   planarToNhwc,
 } from './types';
 
-/** Options of {@link parseCifarPickleBatch}. */
+/**
+ * Options of {@link parseCifarPickleBatch}.
+ *
+ * @category Data
+ */
 export interface ParseCifarPickleOptions {
   /** CIFAR-10 batches hold `labels`; CIFAR-100 files hold `fine_labels` and `coarse_labels`. */
   variant?: CifarVariant;
@@ -61,6 +65,8 @@ function labelList(d: Map<PickleKey, PickleValue>, key: string, n: number, max: 
  *
  * Limits, for untrusted files: those of {@link readPickle} (time linear in the input, memory the input plus the
  * output, nesting depth capped, integers at most 8 bytes); errors name the file and say what was expected.
+ *
+ * @category Data
  */
 export function parseCifarPickleBatch(bytes: Uint8Array, options: ParseCifarPickleOptions = {}): CifarSplit {
   const variant = options.variant ?? 'cifar10';
@@ -87,7 +93,11 @@ export function parseCifarPickleBatch(bytes: Uint8Array, options: ParseCifarPick
   };
 }
 
-/** Class names decoded from a CIFAR python `batches.meta` (CIFAR-10) or `meta` (CIFAR-100) pickle. */
+/**
+ * Class names decoded from a CIFAR python `batches.meta` (CIFAR-10) or `meta` (CIFAR-100) pickle.
+ *
+ * @category Data
+ */
 export interface CifarPickleMeta {
   /** CIFAR-10 `label_names` or CIFAR-100 `fine_label_names`. */
   classNames: string[];
@@ -108,6 +118,8 @@ function names(d: Map<PickleKey, PickleValue>, key: string, name: string): strin
 /**
  * Parses CIFAR's python meta pickle (`batches.meta` or CIFAR-100 `meta`) into class names. Limits as
  * {@link readPickle}.
+ *
+ * @category Data
  */
 export function parseCifarPickleMeta(bytes: Uint8Array, options: ParseCifarPickleOptions = {}): CifarPickleMeta {
   const variant = options.variant ?? 'cifar10';

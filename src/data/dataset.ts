@@ -23,6 +23,8 @@ function checkSplit(split: CifarSplit, name = 'split'): number {
  * ```ts
  * const firstTen = takeSplit(train, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
  * ```
+ *
+ * @category Data
  */
 export function takeSplit(split: CifarSplit, indices: ArrayLike<number>): CifarSplit {
   const n = checkSplit(split);
@@ -54,7 +56,11 @@ function slice(split: CifarSplit, start: number, end: number): CifarSplit {
   return out;
 }
 
-/** A seeded random permutation of 0..n-1 (Fisher–Yates with the library's {@link RandomGenerator}). */
+/**
+ * A seeded random permutation of 0..n-1 (Fisher–Yates with the library's {@link RandomGenerator}).
+ *
+ * @category Data
+ */
 export function randomPermutation(n: number, rng: RandomGenerator = globalRandom()): Uint32Array {
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
@@ -63,6 +69,8 @@ export function randomPermutation(n: number, rng: RandomGenerator = globalRandom
 
 /**
  * A shuffled copy of a split. `seed` (or `rng`) makes it reproducible; without either, the global generator is used.
+ *
+ * @category Data
  */
 export function shuffleSplit(split: CifarSplit, options: { seed?: number; rng?: RandomGenerator } = {}): CifarSplit {
   const n = checkSplit(split);
@@ -70,7 +78,11 @@ export function shuffleSplit(split: CifarSplit, options: { seed?: number; rng?: 
   return takeSplit(split, randomPermutation(n, rng));
 }
 
-/** Options of {@link splitValidation}. */
+/**
+ * Options of {@link splitValidation}.
+ *
+ * @category Data
+ */
 export interface ValidationSplitOptions {
   /** Fraction of the images held out for validation, in (0, 1). */
   fraction: number;
@@ -92,6 +104,8 @@ export interface ValidationSplitOptions {
  * ```ts
  * const { train, validation } = splitValidation(data.train, { fraction: 0.1 }); // 45,000 / 5,000
  * ```
+ *
+ * @category Data
  */
 export function splitValidation(
   split: CifarSplit,
@@ -110,7 +124,11 @@ export function splitValidation(
   return { train: takeSplit(split, trainIdx), validation: takeSplit(split, valIdx) };
 }
 
-/** How {@link batchTensors} scales pixels. */
+/**
+ * How {@link batchTensors} scales pixels.
+ *
+ * @category Data
+ */
 export type PixelNormalization =
   | 'none'
   | 'unit'
@@ -121,7 +139,11 @@ export type PixelNormalization =
       std: number[] | number;
     };
 
-/** Options of {@link batchTensors} and {@link cifarDataset}. */
+/**
+ * Options of {@link batchTensors} and {@link cifarDataset}.
+ *
+ * @category Data
+ */
 export interface BatchOptions {
   /** Images per batch (default 256). */
   batchSize?: number;
@@ -141,7 +163,11 @@ export interface BatchOptions {
   dropRemainder?: boolean;
 }
 
-/** One batch: `xs` float32 [b, 32, 32, 3], `ys` int32 or float32 [b]. */
+/**
+ * One batch: `xs` float32 [b, 32, 32, 3], `ys` int32 or float32 [b].
+ *
+ * @category Data
+ */
 export interface CifarBatch {
   /** Images. */
   xs: tf.Tensor4D;
@@ -236,6 +262,8 @@ function makeBatch(split: CifarSplit, p: Prepared, order: Uint32Array | null, b:
  *   tf.dispose([xs, ys]);
  * }
  * ```
+ *
+ * @category Data
  */
 export function* batchTensors(split: CifarSplit, options: BatchOptions = {}): Generator<CifarBatch, void, undefined> {
   const p = prepare(split, options);
@@ -251,6 +279,8 @@ export function* batchTensors(split: CifarSplit, options: BatchOptions = {}): Ge
  * A dataset object accepted by tfjs-layers `model.fitDataset` and `model.evaluateDataset`: each `iterator()` call
  * starts a new epoch (reshuffled from the same generator when `shuffle` is set, so a seeded run is reproducible),
  * and yields `{ xs, ys }` batches that tfjs disposes after each step. `size` is the number of batches per epoch.
+ *
+ * @category Data
  */
 export interface CifarTfDataset {
   /** Number of batches per epoch. */
@@ -270,6 +300,8 @@ export interface CifarTfDataset {
  *   validationData: cifarDataset(validation, { batchSize: 256 }),
  * });
  * ```
+ *
+ * @category Data
  */
 export function cifarDataset(split: CifarSplit, options: BatchOptions = {}): CifarTfDataset {
   const p = prepare(split, options);

@@ -1,18 +1,30 @@
 import { gunzipSync } from 'fflate';
 import { crc32 } from './crc32';
 
-/** True when `bytes` starts with the gzip magic number (1f 8b). */
+/**
+ * True when `bytes` starts with the gzip magic number (1f 8b).
+ *
+ * @category Data
+ */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Default cap on the decompressed size in {@link gunzip}: 1 GiB. */
+/**
+ * Default cap on the decompressed size in {@link gunzip}: 1 GiB.
+ *
+ * @category Data
+ */
 export const GUNZIP_MAX_OUTPUT_BYTES = 1 << 30;
 
 /** Most bytes DEFLATE can expand one compressed byte into (its maximal ratio is 1032:1). */
 const DEFLATE_MAX_RATIO = 1032;
 
-/** Options of {@link gunzip}. */
+/**
+ * Options of {@link gunzip}.
+ *
+ * @category Data
+ */
 export interface GunzipOptions {
   /** Largest decompressed size accepted (default {@link GUNZIP_MAX_OUTPUT_BYTES}). */
   maxOutputBytes?: number;
@@ -26,6 +38,8 @@ export interface GunzipOptions {
  * `options.maxOutputBytes` and against what DEFLATE can produce from the input (1032 bytes per compressed byte);
  * output is written into exactly that many bytes, never more, so memory is the output size plus a constant and
  * time is linear in the input size.
+ *
+ * @category Data
  */
 export function gunzip(bytes: Uint8Array, name = 'gzip data', options: GunzipOptions = {}): Uint8Array {
   const max = options.maxOutputBytes ?? GUNZIP_MAX_OUTPUT_BYTES;

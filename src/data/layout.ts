@@ -12,10 +12,18 @@ import {
   concatSplits,
 } from './types';
 
-/** The two official file layouts: binary records or Python pickles. */
+/**
+ * The two official file layouts: binary records or Python pickles.
+ *
+ * @category Data
+ */
 export type CifarFormat = 'binary' | 'python';
 
-/** Folder name and file names of one official CIFAR layout. */
+/**
+ * Folder name and file names of one official CIFAR layout.
+ *
+ * @category Data
+ */
 export interface CifarLayout {
   /** Which dataset. */
   variant: CifarVariant;
@@ -38,10 +46,18 @@ const MAX_META_FILE_BYTES = 1 << 20;
 /** Bound on a pickled batch: per image its 3072 pixels plus 256 bytes (label, file name), plus 1 MiB. */
 const PICKLE_BYTES_PER_RECORD = CIFAR_IMAGE_BYTES + 256;
 
-/** Default cap on the decompressed size of a CIFAR archive (1 GiB; the official ones are about 180 MB). */
+/**
+ * Default cap on the decompressed size of a CIFAR archive (1 GiB; the official ones are about 180 MB).
+ *
+ * @category Data
+ */
 export const CIFAR_ARCHIVE_MAX_BYTES = 1 << 30;
 
-/** The official layout of a variant and format. */
+/**
+ * The official layout of a variant and format.
+ *
+ * @category Data
+ */
 export function cifarLayout(variant: CifarVariant, format: CifarFormat): CifarLayout {
   if (variant === 'cifar10') {
     const train = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}${format === 'binary' ? '.bin' : ''}`);
@@ -69,6 +85,8 @@ export function cifarLayout(variant: CifarVariant, format: CifarFormat): CifarLa
 /**
  * Incrementally assembles a CIFAR dataset from the files of an official layout, parsing each batch file as soon as
  * it arrives (so only one raw batch is held at a time). Used by the archive and directory loaders.
+ *
+ * @category Data
  */
 export class CifarAssembler {
   private train: (CifarSplit | undefined)[];
@@ -224,7 +242,11 @@ export class CifarAssembler {
   }
 }
 
-/** Options of {@link parseCifarArchive}. */
+/**
+ * Options of {@link parseCifarArchive}.
+ *
+ * @category Data
+ */
 export interface ParseCifarArchiveOptions {
   /** Which dataset the archive holds (default 'cifar10'). */
   variant?: CifarVariant;
@@ -259,6 +281,8 @@ export function matchLayoutPath(path: string, variant: CifarVariant): { format: 
  * {@link CifarAssembler.checkSize}) before anything is allocated; a batch path that occurs twice is refused; the
  * stream is refused once it exceeds `maxBytes`. Time is linear in the bytes pushed, memory is the dataset plus
  * one raw batch. Errors name the archive and the entry.
+ *
+ * @category Data
  */
 export class CifarTarReader {
   private assembler: CifarAssembler | null = null;
@@ -336,6 +360,8 @@ export class CifarTarReader {
  * const bytes = new Uint8Array(await (await fetch('/data/cifar-10-binary.tar.gz')).arrayBuffer());
  * const { train, test, classNames } = parseCifarArchive(bytes);
  * ```
+ *
+ * @category Data
  */
 export function parseCifarArchive(bytes: Uint8Array, options: ParseCifarArchiveOptions = {}): CifarDataset {
   const name = options.name ?? 'CIFAR archive';

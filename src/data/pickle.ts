@@ -9,12 +9,24 @@
  * ({@link PICKLE_MAX_DEPTH}), integers at most 8 bytes long.
  */
 
-/** Default cap on the nesting depth of tuples, lists and dicts in {@link readPickle} (CIFAR files need 3). */
+/**
+ * Default cap on the nesting depth of tuples, lists and dicts in {@link readPickle} (CIFAR files need 3).
+ *
+ * @category Data
+ */
 export const PICKLE_MAX_DEPTH = 1000;
-/** Largest `LONG1`/`LONG4` integer {@link readPickle} accepts, in bytes (CIFAR files never need more than 8). */
+/**
+ * Largest `LONG1`/`LONG4` integer {@link readPickle} accepts, in bytes (CIFAR files never need more than 8).
+ *
+ * @category Data
+ */
 export const PICKLE_MAX_LONG_BYTES = 8;
 
-/** A numpy array decoded from a pickle. */
+/**
+ * A numpy array decoded from a pickle.
+ *
+ * @category Data
+ */
 export class PickleNdArray {
   /**
    * @param dtype numpy dtype string, e.g. 'u1', '<i8', '<f4'.
@@ -36,7 +48,11 @@ class PickleDtype {
   constructor(readonly kind: string) {}
 }
 
-/** A value decoded by {@link readPickle}. Python byte strings are Uint8Array; dicts are Map. */
+/**
+ * A value decoded by {@link readPickle}. Python byte strings are Uint8Array; dicts are Map.
+ *
+ * @category Data
+ */
 export type PickleValue =
   | null
   | boolean
@@ -49,7 +65,11 @@ export type PickleValue =
   | Set<PickleKey>
   | PickleNdArray;
 
-/** Keys of decoded dicts: Python str and bytes keys both become JS strings (bytes decoded as latin-1). */
+/**
+ * Keys of decoded dicts: Python str and bytes keys both become JS strings (bytes decoded as latin-1).
+ *
+ * @category Data
+ */
 export type PickleKey = string | number | bigint | boolean | null;
 
 const MARK = Symbol('mark');
@@ -106,7 +126,11 @@ function describe(v: Item): string {
   return typeof v;
 }
 
-/** Options of {@link readPickle}. */
+/**
+ * Options of {@link readPickle}.
+ *
+ * @category Data
+ */
 export interface ReadPickleOptions {
   /** Name used in error messages (e.g. the file name). */
   name?: string;
@@ -190,6 +214,8 @@ function checkNesting(root: PickleValue, maxDepth: number, fail: (msg: string) =
  * const batch = readPickle(bytes, { name: 'data_batch_1' }) as Map<string, PickleValue>;
  * const data = batch.get('data') as PickleNdArray; // uint8 [10000, 3072]
  * ```
+ *
+ * @category Data
  */
 export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): PickleValue {
   const name = options.name ?? 'pickle';

@@ -2,7 +2,11 @@ import { zlibSync } from 'fflate';
 import { crc32 } from './crc32';
 import { assertNonNegativeInteger, assertPositiveInteger } from '../utils/validate';
 
-/** Options of {@link encodeImageGridPng}. */
+/**
+ * Options of {@link encodeImageGridPng}.
+ *
+ * @category Data
+ */
 export interface ImageGridOptions {
   /** Which images to draw (default: all, in order). */
   indices?: number[];
@@ -31,6 +35,8 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  *
  * @param pixels Row-major, `width * height * channels` bytes.
  * @param channels 1 (gray), 3 (RGB) or 4 (RGBA).
+ *
+ * @category Data
  */
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4 = 3): Uint8Array {
   assertPositiveInteger('width', width);
@@ -63,7 +69,11 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   return out;
 }
 
-/** The pixel size of a grid drawn by {@link renderImageGrid}. */
+/**
+ * The pixel size of a grid drawn by {@link renderImageGrid}.
+ *
+ * @category Data
+ */
 export interface ImageGrid {
   /** RGB (or gray) pixels, row-major. */
   pixels: Uint8Array;
@@ -80,6 +90,8 @@ export interface ImageGrid {
  *
  * @param images uint8 NHWC pixels.
  * @param shape `[n, h, w, c]` with c = 1 or 3.
+ *
+ * @category Data
  */
 export function renderImageGrid(
   images: Uint8Array,
@@ -142,6 +154,8 @@ export function renderImageGrid(
  * ```ts
  * const png = encodeImageGridPng(train.images, train.shape, { indices: [0, 1, 2, 3], scale: 4 });
  * ```
+ *
+ * @category Data
  */
 export function encodeImageGridPng(
   images: Uint8Array,

@@ -1,4 +1,8 @@
-/** One file of a tar archive, as reported by {@link TarParser}. */
+/**
+ * One file of a tar archive, as reported by {@link TarParser}.
+ *
+ * @category Data
+ */
 export interface TarEntryHeader {
   /** Full path inside the archive (ustar prefix, GNU long names and pax `path` applied). */
   name: string;
@@ -11,15 +15,25 @@ export interface TarEntryHeader {
 /**
  * What {@link TarParser} does with a file entry: return true to receive its bytes in `onFile`, false to skip them
  * (skipped data is never buffered).
+ *
+ * @category Data
  */
 export type TarEntryFilter = (header: TarEntryHeader) => boolean;
 
 const BLOCK = 512;
 
-/** Largest GNU long-name or pax header entry {@link TarParser} reads (1 MiB); real ones are a few hundred bytes. */
+/**
+ * Largest GNU long-name or pax header entry {@link TarParser} reads (1 MiB); real ones are a few hundred bytes.
+ *
+ * @category Data
+ */
 export const TAR_MAX_META_BYTES = 1 << 20;
 
-/** Options of {@link TarParser} and {@link readTar}. */
+/**
+ * Options of {@link TarParser} and {@link readTar}.
+ *
+ * @category Data
+ */
 export interface TarParserOptions {
   /**
    * Largest file entry (its size as declared in its header) that may be collected; a larger one is refused, naming
@@ -83,6 +97,8 @@ function utf8(bytes: Uint8Array): string {
  * parser.push(tarBytes);
  * parser.end();
  * ```
+ *
+ * @category Data
  */
 export class TarParser {
   private header = new Uint8Array(BLOCK);
@@ -308,6 +324,8 @@ function parsePaxPath(meta: Uint8Array): string | null {
  * declaring more bytes than the archive holds are refused before anything is allocated.
  *
  * @returns A map from each accepted file's path to its bytes.
+ *
+ * @category Data
  */
 export function readTar(
   bytes: Uint8Array,

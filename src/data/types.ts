@@ -1,16 +1,34 @@
-/** Which CIFAR dataset a file belongs to: CIFAR-10 (10 classes) or CIFAR-100 (100 fine and 20 coarse classes). */
+/**
+ * Which CIFAR dataset a file belongs to: CIFAR-10 (10 classes) or CIFAR-100 (100 fine and 20 coarse classes).
+ *
+ * @category Data
+ */
 export type CifarVariant = 'cifar10' | 'cifar100';
 
-/** Image side length of every CIFAR image. */
+/**
+ * Image side length of every CIFAR image.
+ *
+ * @category Data
+ */
 export const CIFAR_IMAGE_SIZE = 32;
-/** Number of channels of every CIFAR image (RGB). */
+/**
+ * Number of channels of every CIFAR image (RGB).
+ *
+ * @category Data
+ */
 export const CIFAR_CHANNELS = 3;
-/** Bytes of one image: 32 × 32 × 3. */
+/**
+ * Bytes of one image: 32 × 32 × 3.
+ *
+ * @category Data
+ */
 export const CIFAR_IMAGE_BYTES = CIFAR_IMAGE_SIZE * CIFAR_IMAGE_SIZE * CIFAR_CHANNELS;
 
 /**
  * One split (train, test or validation) of a CIFAR dataset, kept as uint8 NHWC pixels plus integer labels.
  * `images[((i * 32 + y) * 32 + x) * 3 + c]` is channel `c` of pixel (y, x) of image `i`.
+ *
+ * @category Data
  */
 export interface CifarSplit {
   /** Pixels, uint8, NHWC: `shape[0] * 32 * 32 * 3` bytes. */
@@ -23,7 +41,11 @@ export interface CifarSplit {
   coarseLabels?: Uint8Array;
 }
 
-/** A whole CIFAR dataset: train and test splits and the class names. */
+/**
+ * A whole CIFAR dataset: train and test splits and the class names.
+ *
+ * @category Data
+ */
 export interface CifarDataset {
   /** The 50,000 training images (or what the source holds). */
   train: CifarSplit;
@@ -35,15 +57,27 @@ export interface CifarDataset {
   coarseClassNames?: string[];
 }
 
-/** Number of classes (fine) of a variant. */
+/**
+ * Number of classes (fine) of a variant.
+ *
+ * @category Data
+ */
 export function cifarNumClasses(variant: CifarVariant): number {
   return variant === 'cifar10' ? 10 : 100;
 }
 
-/** Number of coarse classes of CIFAR-100 (20). */
+/**
+ * Number of coarse classes of CIFAR-100 (20).
+ *
+ * @category Data
+ */
 export const CIFAR100_NUM_COARSE_CLASSES = 20;
 
-/** Number of images in a split. */
+/**
+ * Number of images in a split.
+ *
+ * @category Data
+ */
 export function splitSize(split: CifarSplit): number {
   return split.shape[0];
 }
@@ -55,6 +89,8 @@ export function splitSize(split: CifarSplit): number {
  * ```ts
  * const train = concatSplits([batch1, batch2]);
  * ```
+ *
+ * @category Data
  */
 export function concatSplits(parts: CifarSplit[]): CifarSplit {
   if (parts.length === 0) throw new Error('concatSplits: parts must not be empty');

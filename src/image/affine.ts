@@ -7,17 +7,37 @@
  * Browser-safe, pure JavaScript.
  */
 
-/** One projective transform `[a0, a1, a2, b0, b1, b2, c0, c1]` (output → input map, see module docs). */
+/**
+ * One projective transform `[a0, a1, a2, b0, b1, b2, c0, c1]` (output → input map, see module docs).
+ *
+ * @category Preprocessing and augmentation
+ */
 export type ImageTransform = [number, number, number, number, number, number, number, number];
 
-/** How `tf.image.transform` fills points that map outside the input. */
+/**
+ * How `tf.image.transform` fills points that map outside the input.
+ *
+ * @category Preprocessing and augmentation
+ */
 export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
-/** Sampling used by `tf.image.transform`. */
+/**
+ * Sampling used by `tf.image.transform`.
+ *
+ * @category Preprocessing and augmentation
+ */
 export type InterpolationMode = 'bilinear' | 'nearest';
 
-/** The fill modes accepted by the augmentation layers (Keras's names). */
+/**
+ * The fill modes accepted by the augmentation layers (Keras's names).
+ *
+ * @category Preprocessing and augmentation
+ */
 export const FILL_MODES: readonly FillMode[] = ['reflect', 'wrap', 'constant', 'nearest'];
-/** The interpolation modes accepted by the augmentation layers. */
+/**
+ * The interpolation modes accepted by the augmentation layers.
+ *
+ * @category Preprocessing and augmentation
+ */
 export const INTERPOLATION_MODES: readonly InterpolationMode[] = ['bilinear', 'nearest'];
 
 /**
@@ -26,6 +46,8 @@ export const INTERPOLATION_MODES: readonly InterpolationMode[] = ['bilinear', 'n
  *
  * @example
  * tf.image.transform(images, tf.tensor2d([rotationTransform(Math.PI / 2, 32, 32)]), 'bilinear', 'reflect');
+ *
+ * @category Preprocessing and augmentation
  */
 export function rotationTransform(angle: number, height: number, width: number): ImageTransform {
   const c = Math.cos(angle);
@@ -39,6 +61,8 @@ export function rotationTransform(angle: number, height: number, width: number):
  * Keras's zoom transform (`keras.layers.RandomZoom`): samples the input at `zoom` times the distance from the image
  * centre, so a zoom factor above 1 shows a larger region (zooms out) and below 1 zooms in.
  * `zoomHeight`/`zoomWidth` are `1 + factor` as drawn by Keras.
+ *
+ * @category Preprocessing and augmentation
  */
 export function zoomTransform(zoomHeight: number, zoomWidth: number, height: number, width: number): ImageTransform {
   const xOffset = ((width - 1) / 2) * (1 - zoomWidth);
@@ -50,6 +74,8 @@ export function zoomTransform(zoomHeight: number, zoomWidth: number, height: num
  * The single transform equal to applying `first` to an image and then `second` to the result: the output pixel
  * `p` samples `first`'s output at `second(p)`, which samples the input at `first(second(p))`; as 3×3 matrices the
  * product `first · second` (normalised so its bottom-right entry is 1).
+ *
+ * @category Preprocessing and augmentation
  */
 export function composeTransforms(first: ImageTransform, second: ImageTransform): ImageTransform {
   const A = toMatrix(first);
@@ -67,7 +93,11 @@ export function composeTransforms(first: ImageTransform, second: ImageTransform)
   return [M[0] / n, M[1] / n, M[2] / n, M[3] / n, M[4] / n, M[5] / n, M[6] / n, M[7] / n];
 }
 
-/** The input location `[x, y]` that output pixel `(x, y)` samples under `t`. */
+/**
+ * The input location `[x, y]` that output pixel `(x, y)` samples under `t`.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function applyTransform(t: ImageTransform, x: number, y: number): [number, number] {
   const k = t[6] * x + t[7] * y + 1;
   return [(t[0] * x + t[1] * y + t[2]) / k, (t[3] * x + t[4] * y + t[5]) / k];

@@ -12,7 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import type { FillMode, ImageTransform, InterpolationMode } from './affine';
 
-/** Maps a (continuous) input coordinate into `[0, len - 1]` following TF's fill-mode rules (constant: unchanged). */
+/**
+ * Maps a (continuous) input coordinate into `[0, len - 1]` following TF's fill-mode rules (constant: unchanged).
+ *
+ * @category Preprocessing and augmentation
+ */
 export function mapCoordinate(v: number, len: number, mode: FillMode): number {
   if (mode === 'constant' || (v >= 0 && v <= len - 1)) return v;
   if (mode === 'nearest' || len <= 1) return clamp(v, len);
@@ -44,6 +48,8 @@ function roundHalfAway(v: number): number {
  * @param images `[B, H, W, C]` images.
  * @param transforms One transform per image (or a single one for all).
  * @param outputShape `[height, width]` of the output; defaults to the input's.
+ *
+ * @category Preprocessing and augmentation
  */
 export function transformImages(
   images: tf.Tensor4D,

@@ -13,6 +13,8 @@ import { registerSerializable } from '../utils/serialization';
  * ```ts
  * const out = tf.add(shortcut, ops.dropPath(branch, 0.1, rng.nextSeed()));
  * ```
+ *
+ * @category Layers
  */
 export function dropPath(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   assertInRange('dropPath: rate', rate, 0, 1, { openHigh: true });
@@ -23,7 +25,11 @@ export function dropPath(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   });
 }
 
-/** Options of {@link DropPath}. */
+/**
+ * Options of {@link DropPath}.
+ *
+ * @category Layers
+ */
 export type DropPathArgs = RandomMaskArgs;
 
 /**
@@ -34,6 +40,8 @@ export type DropPathArgs = RandomMaskArgs;
  * ```ts
  * const branch = new DropPath({ rate: 0.1 }).apply(attentionOutput);
  * ```
+ *
+ * @category Layers
  */
 export class DropPath extends RandomMaskLayer {
   static className = 'DropPath';
@@ -55,6 +63,8 @@ registerSerializable(DropPath);
  * ```ts
  * const branch = dropPathLayer({ rate: 0.1 }).apply(x);
  * ```
+ *
+ * @category Layers
  */
 export function dropPathLayer(args: DropPathArgs): DropPath {
   return new DropPath(args);

@@ -13,6 +13,8 @@ import type * as tf from '@tensorflow/tfjs-core';
  * ```ts
  * const norm = normalization({ axis: -1, name: 'input_norm', inputShape: [32, 32, 3] });
  * ```
+ *
+ * @category Layers
  */
 export interface ViTLayerArgs {
   /** Layer name, unique in a model; default: derived from the class name (`patches_1`, ...). */

@@ -6,7 +6,11 @@ import { CallKwargs, ones, singleInput, singleShape, zeros } from './layer_utils
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of {@link LayerNorm}. */
+/**
+ * Options of {@link LayerNorm}.
+ *
+ * @category Layers
+ */
 export interface LayerNormArgs extends ViTLayerArgs {
   /** Added to the variance. Default 1e-6 (the reference recipe's; Keras's default is 1e-3). */
   epsilon?: number;
@@ -22,6 +26,8 @@ export interface LayerNormArgs extends ViTLayerArgs {
  * ```ts
  * const normed = new LayerNorm({ epsilon: 1e-6 }).apply(tokens); // [B, T, D] → [B, T, D]
  * ```
+ *
+ * @category Layers
  */
 export class LayerNorm extends tfl.layers.Layer {
   static className = 'LayerNorm';
@@ -73,6 +79,8 @@ registerSerializable(LayerNorm);
  * ```ts
  * const y = layerNormLayer({ epsilon: 1e-6 }).apply(x);
  * ```
+ *
+ * @category Layers
  */
 export function layerNormLayer(args: LayerNormArgs = {}): LayerNorm {
   return new LayerNorm(args);

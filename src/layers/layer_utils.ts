@@ -5,14 +5,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { globalRandom, RandomGenerator } from '../utils/random';
 
-/** Keyword arguments tfjs passes to `Layer.call`. */
+/**
+ * Keyword arguments tfjs passes to `Layer.call`.
+ *
+ * @category Layers
+ */
 export interface CallKwargs {
   /** Whether the layer runs in training mode (dropout, augmentation active). */
   training?: boolean;
   [key: string]: unknown;
 }
 
-/** The single input of a layer called with a tensor or a one-element list. */
+/**
+ * The single input of a layer called with a tensor or a one-element list.
+ *
+ * @category Layers
+ */
 export function singleInput(inputs: tf.Tensor | tf.Tensor[], layer: string): tf.Tensor {
   if (Array.isArray(inputs)) {
     if (inputs.length !== 1) throw new Error(`${layer}: expected one input, got ${inputs.length}`);
@@ -21,7 +29,11 @@ export function singleInput(inputs: tf.Tensor | tf.Tensor[], layer: string): tf.
   return inputs;
 }
 
-/** The single input shape of a layer given a shape or a one-element list of shapes. */
+/**
+ * The single input shape of a layer given a shape or a one-element list of shapes.
+ *
+ * @category Layers
+ */
 export function singleShape(shape: tfl.Shape | tfl.Shape[], layer: string): tfl.Shape {
   if (Array.isArray(shape[0]) || (shape.length > 0 && shape.every((s) => Array.isArray(s)))) {
     const list = shape as tfl.Shape[];
@@ -31,19 +43,31 @@ export function singleShape(shape: tfl.Shape | tfl.Shape[], layer: string): tfl.
   return shape as tfl.Shape;
 }
 
-/** Throws unless `shape` has `rank` axes, naming the layer, the argument and the shape. */
+/**
+ * Throws unless `shape` has `rank` axes, naming the layer, the argument and the shape.
+ *
+ * @category Layers
+ */
 export function assertRank(layer: string, shape: readonly (number | null)[], rank: number, what = 'input'): void {
   if (shape.length !== rank) {
     throw new Error(`${layer}: ${what} must have rank ${rank}, got shape [${shape.map((d) => (d == null ? 'null' : d)).join(', ')}]`);
   }
 }
 
-/** The generator a layer draws from: its own when it has a seed, else the library's global one. */
+/**
+ * The generator a layer draws from: its own when it has a seed, else the library's global one.
+ *
+ * @category Layers
+ */
 export function generatorFor(seed: number | undefined | null): RandomGenerator {
   return seed == null ? globalRandom() : new RandomGenerator(seed);
 }
 
-/** A weight initializer of tfjs-layers. */
+/**
+ * A weight initializer of tfjs-layers.
+ *
+ * @category Layers
+ */
 export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
 
 /**
@@ -52,22 +76,38 @@ export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
  */
 export type WeightAdder = (name: string, shape: number[], initializer: Initializer) => tfl.LayerVariable;
 
-/** Keras's default kernel initializer (Glorot uniform), seeded from `rng`. */
+/**
+ * Keras's default kernel initializer (Glorot uniform), seeded from `rng`.
+ *
+ * @category Layers
+ */
 export function glorotUniform(rng: RandomGenerator): Initializer {
   return tfl.initializers.glorotUniform({ seed: rng.nextSeed() });
 }
 
-/** Zeros (biases, LayerNorm beta). */
+/**
+ * Zeros (biases, LayerNorm beta).
+ *
+ * @category Layers
+ */
 export function zeros(): Initializer {
   return tfl.initializers.zeros();
 }
 
-/** Ones (LayerNorm gamma). */
+/**
+ * Ones (LayerNorm gamma).
+ *
+ * @category Layers
+ */
 export function ones(): Initializer {
   return tfl.initializers.ones();
 }
 
-/** Removes the keys tfjs's base `Layer` handles from a layer config, keeping the layer's own options. */
+/**
+ * Removes the keys tfjs's base `Layer` handles from a layer config, keeping the layer's own options.
+ *
+ * @category Layers
+ */
 export function ownOptions<T extends object>(config: T): Partial<T> {
   const {
     name: _n,

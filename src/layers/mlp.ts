@@ -64,7 +64,11 @@ export function mlpForward(
   return y;
 }
 
-/** Options of {@link MLP}. */
+/**
+ * Options of {@link MLP}.
+ *
+ * @category Layers
+ */
 export interface MLPArgs extends ViTLayerArgs {
   /** Width of each dense layer, in order; the last one is the output width. */
   units: number[];
@@ -86,6 +90,8 @@ export interface MLPArgs extends ViTLayerArgs {
  * const head = new MLP({ units: [2048, 1024], activation: 'gelu', dropout: 0.5 });
  * head.apply(features); // [B, 9216] → [B, 1024]
  * ```
+ *
+ * @category Layers
  */
 export class MLP extends tfl.layers.Layer {
   static className = 'MLP';
@@ -150,6 +156,8 @@ registerSerializable(MLP);
  * ```ts
  * const y = mlp({ units: [128, 64], dropout: 0.1 }).apply(tokens);
  * ```
+ *
+ * @category Layers
  */
 export function mlp(args: MLPArgs): MLP {
   return new MLP(args);

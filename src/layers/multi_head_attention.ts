@@ -7,7 +7,11 @@ import { assertRank, CallKwargs, generatorFor } from './layer_utils';
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of {@link MultiHeadAttention} (Keras's names, camelCase). */
+/**
+ * Options of {@link MultiHeadAttention} (Keras's names, camelCase).
+ *
+ * @category Layers
+ */
 export interface MultiHeadAttentionArgs extends ViTLayerArgs {
   /** Number of attention heads. */
   numHeads: number;
@@ -31,7 +35,11 @@ export interface MultiHeadAttentionArgs extends ViTLayerArgs {
   seed?: number;
 }
 
-/** Keyword arguments of {@link MultiHeadAttention}'s `apply`/`call`. */
+/**
+ * Keyword arguments of {@link MultiHeadAttention}'s `apply`/`call`.
+ *
+ * @category Layers
+ */
 export interface MultiHeadAttentionKwargs extends CallKwargs {
   /** [batch, Tq, Tv] (or broadcastable): 1 where a query may attend to a key, 0 where not. */
   attentionMask?: tf.Tensor;
@@ -57,6 +65,8 @@ export interface MultiHeadAttentionKwargs extends CallKwargs {
  * const y = mha.apply([x, x]) as tf.Tensor;                       // self-attention, [B, T, dim]
  * const [out, scores] = mha.apply([x, x], { returnAttentionScores: true }) as tf.Tensor[];
  * ```
+ *
+ * @category Layers
  */
 export class MultiHeadAttention extends tfl.layers.Layer {
   static className = 'VitMultiHeadAttention';
@@ -197,6 +207,8 @@ registerSerializable(MultiHeadAttention);
  * ```ts
  * const y = multiHeadAttention({ numHeads: 4, keyDim: 64 }).apply([x, x]);
  * ```
+ *
+ * @category Layers
  */
 export function multiHeadAttention(args: MultiHeadAttentionArgs): MultiHeadAttention {
   return new MultiHeadAttention(args);

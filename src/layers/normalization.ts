@@ -5,10 +5,18 @@ import type { ViTLayerArgs } from './layer_args';
 import { registerSerializable } from '../utils/serialization';
 import { show } from '../utils/validate';
 
-/** Keras's `backend.epsilon()`: the floor of the standard deviation the layer divides by. */
+/**
+ * Keras's `backend.epsilon()`: the floor of the standard deviation the layer divides by.
+ *
+ * @category Preprocessing and augmentation
+ */
 export const NORMALIZATION_EPSILON = 1e-7;
 
-/** A batch given to {@link Normalization.adapt} without a tensor: values in row-major order plus their shape. */
+/**
+ * A batch given to {@link Normalization.adapt} without a tensor: values in row-major order plus their shape.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface ArrayBatch {
   /** Row-major values (uint8 images stay uint8: nothing is converted to float32). */
   data: ArrayLike<number>;
@@ -16,12 +24,24 @@ export interface ArrayBatch {
   shape: number[];
 }
 
-/** One batch for {@link Normalization.adapt}. */
+/**
+ * One batch for {@link Normalization.adapt}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export type AdaptBatch = tf.Tensor | ArrayBatch;
-/** What {@link Normalization.adapt} accepts: a batch, or a (async) iterable of batches. */
+/**
+ * What {@link Normalization.adapt} accepts: a batch, or a (async) iterable of batches.
+ *
+ * @category Preprocessing and augmentation
+ */
 export type AdaptData = AdaptBatch | Iterable<AdaptBatch> | AsyncIterable<AdaptBatch>;
 
-/** Options of {@link Normalization} (Keras's `Normalization`). */
+/**
+ * Options of {@link Normalization} (Keras's `Normalization`).
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface NormalizationArgs extends ViTLayerArgs {
   /** Axis or axes that keep their own statistics (default -1: per channel); `null` for one global mean/variance. */
   axis?: number | number[] | null;
@@ -64,6 +84,8 @@ class Moments {
  * const norm = normalization();
  * await norm.adapt(trainImagesUint8Batches); // streamed, float64
  * const y = norm.apply(x) as tf.Tensor;
+ *
+ * @category Preprocessing and augmentation
  */
 export class Normalization extends tfl.layers.Layer {
   /** Serialization name (registered under the package `vit`). */
@@ -283,7 +305,11 @@ function reduceBatch(values: ArrayLike<number>, shape: number[], keep: number[],
   moments.merge(n, sum, m2);
 }
 
-/** Creates a {@link Normalization} layer. */
+/**
+ * Creates a {@link Normalization} layer.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function normalization(args?: NormalizationArgs): Normalization {
   return new Normalization(args);
 }

@@ -7,7 +7,11 @@ import { assertRank, generatorFor, glorotUniform, singleInput, singleShape, zero
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of {@link PatchEncoder}. */
+/**
+ * Options of {@link PatchEncoder}.
+ *
+ * @category Layers
+ */
 export interface PatchEncoderArgs extends ViTLayerArgs {
   /** Number of patches per image (tokens in). */
   numPatches: number;
@@ -36,6 +40,8 @@ export interface PatchEncoderArgs extends ViTLayerArgs {
  * const encoder = new PatchEncoder({ numPatches: 144, projectionDim: 64 });
  * encoder.apply(patchTensor); // [B, 144, 108] → [B, 144, 64]
  * ```
+ *
+ * @category Layers
  */
 export class PatchEncoder extends tfl.layers.Layer {
   static className = 'PatchEncoder';
@@ -138,6 +144,8 @@ registerSerializable(PatchEncoder);
  * ```ts
  * const tokens = patchEncoder({ numPatches: 64, projectionDim: 192, classToken: true }).apply(patches);
  * ```
+ *
+ * @category Layers
  */
 export function patchEncoder(args: PatchEncoderArgs): PatchEncoder {
   return new PatchEncoder(args);

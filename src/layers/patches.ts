@@ -5,7 +5,11 @@ import { assertRank, singleInput, singleShape } from './layer_utils';
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of {@link Patches}. */
+/**
+ * Options of {@link Patches}.
+ *
+ * @category Layers
+ */
 export interface PatchesArgs extends ViTLayerArgs {
   /** Side of the square patches, in pixels. */
   patchSize: number;
@@ -25,6 +29,8 @@ export interface PatchesArgs extends ViTLayerArgs {
  * const patches = new Patches({ patchSize: 6 });
  * patches.apply(tf.zeros([2, 72, 72, 3])); // shape [2, 144, 108]
  * ```
+ *
+ * @category Layers
  */
 export class Patches extends tfl.layers.Layer {
   static className = 'Patches';
@@ -83,6 +89,8 @@ registerSerializable(Patches);
  * ```ts
  * const tokens = patches({ patchSize: 4 }).apply(images); // [B, 32, 32, 3] → [B, 64, 48]
  * ```
+ *
+ * @category Layers
  */
 export function patches(args: PatchesArgs): Patches {
   return new Patches(args);

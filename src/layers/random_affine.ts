@@ -23,7 +23,11 @@ import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf, show } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
-/** Options shared by the transform-based augmentation layers. */
+/**
+ * Options shared by the transform-based augmentation layers.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RandomTransformArgs extends ViTLayerArgs {
   /** How points outside the input are filled (Keras's names). Default `'reflect'`. */
   fillMode?: FillMode;
@@ -35,7 +39,11 @@ export interface RandomTransformArgs extends ViTLayerArgs {
   seed?: number;
 }
 
-/** A `[lower, upper]` range parsed from a Keras-style factor (a number `f` means `[-|f|, |f|]`). */
+/**
+ * A `[lower, upper]` range parsed from a Keras-style factor (a number `f` means `[-|f|, |f|]`).
+ *
+ * @category Preprocessing and augmentation
+ */
 export function parseFactor(name: string, factor: unknown, lo: number, hi: number): [number, number] {
   let range: [number, number];
   if (typeof factor === 'number') {
@@ -53,7 +61,11 @@ export function parseFactor(name: string, factor: unknown, lo: number, hi: numbe
   return range;
 }
 
-/** The base of layers that draw one projective transform per image and apply them with `tf.image.transform`. */
+/**
+ * The base of layers that draw one projective transform per image and apply them with `tf.image.transform`.
+ *
+ * @category Preprocessing and augmentation
+ */
 export abstract class RandomTransformLayer<P> extends tfl.layers.Layer {
   /** Fill mode (see {@link RandomTransformArgs}). */
   readonly fillMode: FillMode;
@@ -134,7 +146,11 @@ export abstract class RandomTransformLayer<P> extends tfl.layers.Layer {
   }
 }
 
-/** Options of {@link RandomAffine}. */
+/**
+ * Options of {@link RandomAffine}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RandomAffineArgs extends RandomTransformArgs {
   /** Rotation range as a fraction of 2π, as {@link RandomRotation}'s `factor`. Default 0 (no rotation). */
   rotationFactor?: number | [number, number];
@@ -144,7 +160,11 @@ export interface RandomAffineArgs extends RandomTransformArgs {
   widthFactor?: number | [number, number];
 }
 
-/** Parameters drawn for one image by {@link RandomAffine}. */
+/**
+ * Parameters drawn for one image by {@link RandomAffine}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface AffineParameters {
   /** Rotation angle in radians. */
   angle: number;
@@ -165,6 +185,8 @@ export interface AffineParameters {
  *
  * @example
  * const aug = randomAffine({ rotationFactor: 0.02, heightFactor: 0.2, widthFactor: 0.2, seed: 1 });
+ *
+ * @category Preprocessing and augmentation
  */
 export class RandomAffine extends RandomTransformLayer<AffineParameters> {
   /** Serialization name (registered under the package `vit`). */
@@ -204,7 +226,11 @@ export class RandomAffine extends RandomTransformLayer<AffineParameters> {
 }
 registerSerializable(RandomAffine);
 
-/** Creates a {@link RandomAffine} layer (fused random rotation + zoom). */
+/**
+ * Creates a {@link RandomAffine} layer (fused random rotation + zoom).
+ *
+ * @category Preprocessing and augmentation
+ */
 export function randomAffine(args?: RandomAffineArgs): RandomAffine {
   return new RandomAffine(args);
 }

@@ -8,11 +8,19 @@ import { layerRandom, RandomGenerator } from '../utils/random';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
-/** Which flips {@link RandomFlip} may apply. */
+/**
+ * Which flips {@link RandomFlip} may apply.
+ *
+ * @category Preprocessing and augmentation
+ */
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
 const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
 
-/** Options of {@link RandomFlip}. */
+/**
+ * Options of {@link RandomFlip}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RandomFlipArgs extends ViTLayerArgs {
   /** Default `'horizontal_and_vertical'` (each direction flipped independently with probability ½). */
   mode?: FlipMode;
@@ -20,7 +28,11 @@ export interface RandomFlipArgs extends ViTLayerArgs {
   seed?: number;
 }
 
-/** Flips drawn for one image. */
+/**
+ * Flips drawn for one image.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface FlipParameters {
   /** Mirrored left↔right. */
   horizontal: boolean;
@@ -35,6 +47,8 @@ export interface FlipParameters {
  *
  * @example
  * const flip = randomFlip({ mode: 'horizontal' });
+ *
+ * @category Preprocessing and augmentation
  */
 export class RandomFlip extends tfl.layers.Layer {
   /** Serialization name (registered under the package `vit`). */
@@ -111,7 +125,11 @@ export class RandomFlip extends tfl.layers.Layer {
 }
 registerSerializable(RandomFlip);
 
-/** Creates a {@link RandomFlip} layer. */
+/**
+ * Creates a {@link RandomFlip} layer.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function randomFlip(args?: RandomFlipArgs): RandomFlip {
   return new RandomFlip(args);
 }

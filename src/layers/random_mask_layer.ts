@@ -5,7 +5,11 @@ import { assertInRange } from '../utils/validate';
 import { CallKwargs, generatorFor, singleInput, singleShape } from './layer_utils';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of the dropout-style layers ({@link SeededDropout}, {@link DropPath}). */
+/**
+ * Options of the dropout-style layers ({@link SeededDropout}, {@link DropPath}).
+ *
+ * @category Layers
+ */
 export interface RandomMaskArgs extends ViTLayerArgs {
   /** Fraction dropped, in [0, 1). */
   rate: number;
@@ -17,6 +21,8 @@ export interface RandomMaskArgs extends ViTLayerArgs {
  * Base of the layers that multiply their input by a fresh random mask in training and are the identity otherwise:
  * holds the rate, the seed and the generator, and does the shape, config and training-mode bookkeeping.
  * Subclasses implement {@link RandomMaskLayer.drop}.
+ *
+ * @category Layers
  */
 export abstract class RandomMaskLayer extends tfl.layers.Layer {
   /** Fraction dropped. */

@@ -6,7 +6,11 @@ import { RandomGenerator } from '../utils/random';
 import { parseFactor, RandomTransformArgs, RandomTransformLayer } from './random_affine';
 import { registerSerializable } from '../utils/serialization';
 
-/** Options of {@link RandomRotation} (Keras's `RandomRotation`). */
+/**
+ * Options of {@link RandomRotation} (Keras's `RandomRotation`).
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RandomRotationArgs extends RandomTransformArgs {
   /**
    * Rotation range as a fraction of 2π: a number `f` draws from `[-f, f]`, a pair from `[lower, upper]`;
@@ -15,7 +19,11 @@ export interface RandomRotationArgs extends RandomTransformArgs {
   factor: number | [number, number];
 }
 
-/** Parameters drawn for one image by {@link RandomRotation}. */
+/**
+ * Parameters drawn for one image by {@link RandomRotation}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RotationParameters {
   /** Angle in radians. */
   angle: number;
@@ -28,6 +36,8 @@ export interface RotationParameters {
  * @example
  * const rot = randomRotation({ factor: 0.02 }); // ±0.02·2π ≈ ±7.2°
  * const y = rot.apply(images, { training: true }) as tf.Tensor;
+ *
+ * @category Preprocessing and augmentation
  */
 export class RandomRotation extends RandomTransformLayer<RotationParameters> {
   /** Serialization name (registered under the package `vit`). */
@@ -58,7 +68,11 @@ export class RandomRotation extends RandomTransformLayer<RotationParameters> {
 }
 registerSerializable(RandomRotation);
 
-/** Creates a {@link RandomRotation} layer. */
+/**
+ * Creates a {@link RandomRotation} layer.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function randomRotation(args: RandomRotationArgs): RandomRotation {
   return new RandomRotation(args);
 }

@@ -6,7 +6,11 @@ import { RandomGenerator } from '../utils/random';
 import { parseFactor, RandomTransformArgs, RandomTransformLayer } from './random_affine';
 import { registerSerializable } from '../utils/serialization';
 
-/** Options of {@link RandomZoom} (Keras's `RandomZoom`). */
+/**
+ * Options of {@link RandomZoom} (Keras's `RandomZoom`).
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface RandomZoomArgs extends RandomTransformArgs {
   /**
    * Vertical zoom range: a number `f` means `[-f, f]`, or `[lower, upper]`, bounds within [-1, 1]. The image is
@@ -17,7 +21,11 @@ export interface RandomZoomArgs extends RandomTransformArgs {
   widthFactor?: number | [number, number];
 }
 
-/** Parameters drawn for one image by {@link RandomZoom}. */
+/**
+ * Parameters drawn for one image by {@link RandomZoom}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface ZoomParameters {
   /** `1 + heightFactor draw`. */
   zoomHeight: number;
@@ -31,6 +39,8 @@ export interface ZoomParameters {
  *
  * @example
  * const zoom = randomZoom({ heightFactor: 0.2, widthFactor: 0.2 });
+ *
+ * @category Preprocessing and augmentation
  */
 export class RandomZoom extends RandomTransformLayer<ZoomParameters> {
   /** Serialization name (registered under the package `vit`). */
@@ -73,7 +83,11 @@ export class RandomZoom extends RandomTransformLayer<ZoomParameters> {
 }
 registerSerializable(RandomZoom);
 
-/** Creates a {@link RandomZoom} layer. */
+/**
+ * Creates a {@link RandomZoom} layer.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function randomZoom(args: RandomZoomArgs): RandomZoom {
   return new RandomZoom(args);
 }

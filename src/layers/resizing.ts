@@ -10,7 +10,11 @@ import type { ViTLayerArgs } from './layer_args';
 import { assertOneOf, assertPositiveInteger } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
-/** Options of {@link Resizing}. */
+/**
+ * Options of {@link Resizing}.
+ *
+ * @category Preprocessing and augmentation
+ */
 export interface ResizingArgs extends ViTLayerArgs {
   /** Output height. */
   height: number;
@@ -28,6 +32,8 @@ export interface ResizingArgs extends ViTLayerArgs {
  *
  * @example
  * const resize = resizing({ height: 72, width: 72 });
+ *
+ * @category Preprocessing and augmentation
  */
 export class Resizing extends tfl.layers.Layer {
   /** Serialization name (registered under the package `vit`). */
@@ -90,7 +96,11 @@ export class Resizing extends tfl.layers.Layer {
 }
 registerSerializable(Resizing);
 
-/** Creates a {@link Resizing} layer. */
+/**
+ * Creates a {@link Resizing} layer.
+ *
+ * @category Preprocessing and augmentation
+ */
 export function resizing(args: ResizingArgs): Resizing {
   return new Resizing(args);
 }

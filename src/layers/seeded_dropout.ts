@@ -3,7 +3,11 @@ import { dropout } from '../ops/dropout';
 import { RandomMaskArgs, RandomMaskLayer } from './random_mask_layer';
 import { registerSerializable } from '../utils/serialization';
 
-/** Options of {@link SeededDropout}. */
+/**
+ * Options of {@link SeededDropout}.
+ *
+ * @category Layers
+ */
 export type SeededDropoutArgs = RandomMaskArgs;
 
 /**
@@ -16,6 +20,8 @@ export type SeededDropoutArgs = RandomMaskArgs;
  * ```ts
  * const y = new SeededDropout({ rate: 0.5 }).apply(x, { training: true });
  * ```
+ *
+ * @category Layers
  */
 export class SeededDropout extends RandomMaskLayer {
   static className = 'SeededDropout';
@@ -37,6 +43,8 @@ registerSerializable(SeededDropout);
  * ```ts
  * const y = seededDropout({ rate: 0.5 }).apply(features);
  * ```
+ *
+ * @category Layers
  */
 export function seededDropout(args: SeededDropoutArgs): SeededDropout {
   return new SeededDropout(args);

@@ -11,7 +11,11 @@ import { addMlpWeights, DenseWeights, mlpForward, validateMlpOptions } from './m
 import { registerSerializable } from '../utils/serialization';
 import type { ViTLayerArgs } from './layer_args';
 
-/** Options of {@link TransformerBlock}. */
+/**
+ * Options of {@link TransformerBlock}.
+ *
+ * @category Layers
+ */
 export interface TransformerBlockArgs extends ViTLayerArgs {
   /** Number of attention heads. */
   numHeads: number;
@@ -50,6 +54,8 @@ export interface TransformerBlockArgs extends ViTLayerArgs {
  * const block = new TransformerBlock({ numHeads: 4, keyDim: 64, mlpUnits: [128, 64], dropout: 0.1 });
  * block.apply(tokens); // [B, 144, 64] → [B, 144, 64]
  * ```
+ *
+ * @category Layers
  */
 export class TransformerBlock extends tfl.layers.Layer {
   static className = 'TransformerBlock';
@@ -181,6 +187,8 @@ registerSerializable(TransformerBlock);
  * let x = tokens;
  * for (let i = 0; i < 8; i++) x = transformerBlock({ numHeads: 4, keyDim: 64, mlpUnits: [128, 64] }).apply(x) as tfl.SymbolicTensor;
  * ```
+ *
+ * @category Layers
  */
 export function transformerBlock(args: TransformerBlockArgs): TransformerBlock {
   return new TransformerBlock(args);

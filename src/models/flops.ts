@@ -1,6 +1,10 @@
 import { ResolvedViTOptions, resolveViTOptions, ViTClassifierOptions } from './options';
 
-/** Parameter counts of a {@link createViTClassifier} model, by part. */
+/**
+ * Parameter counts of a {@link createViTClassifier} model, by part.
+ *
+ * @category Models
+ */
 export interface ViTParameterCount {
   /** Trainable parameters (what `model.countParams()` counts minus the normalization statistics). */
   trainable: number;
@@ -21,7 +25,11 @@ export interface ViTParameterCount {
   };
 }
 
-/** Forward-pass cost of one image through a {@link createViTClassifier} model. */
+/**
+ * Forward-pass cost of one image through a {@link createViTClassifier} model.
+ *
+ * @category Models
+ */
 export interface ViTFlops {
   /** Multiply–adds. */
   macs: number;
@@ -78,6 +86,8 @@ function chain(widths: number[]): { params: number; macs: number } {
  * ```ts
  * countViTParameters().trainable; // 21666762, the reference Keras model's count
  * ```
+ *
+ * @category Models
  */
 export function countViTParameters(options: ViTClassifierOptions | ResolvedViTOptions = {}): ViTParameterCount {
   const o = resolved(options);
@@ -108,6 +118,8 @@ export function countViTParameters(options: ViTClassifierOptions | ResolvedViTOp
  * ```ts
  * estimateViTFlops({ preset: 'vit-cifar-tiny' }).flops; // ≈ 1.1e8
  * ```
+ *
+ * @category Models
  */
 export function estimateViTFlops(options: ViTClassifierOptions | ResolvedViTOptions = {}): ViTFlops {
   const o = resolved(options);

@@ -10,16 +10,26 @@ import {
 } from '../utils/validate';
 import { VIT_PRESETS, ViTPresetName, VIT_PRESET_NAMES } from './presets';
 
-/** How the transformer's output tokens become one vector for the head. */
+/**
+ * How the transformer's output tokens become one vector for the head.
+ *
+ * @category Models
+ */
 export type ViTRepresentation = 'flatten' | 'gap' | 'cls';
 
-/** The representations {@link ViTClassifierOptions.representation} accepts. */
+/**
+ * The representations {@link ViTClassifierOptions.representation} accepts.
+ *
+ * @category Models
+ */
 export const VIT_REPRESENTATIONS: readonly ViTRepresentation[] = ['flatten', 'gap', 'cls'];
 
 
 /**
  * The built-in augmentation of {@link createViTClassifier}, applied (in training only) after normalization and
  * resizing, in this order: random flip, random rotation, random zoom. A field left out is off.
+ *
+ * @category Models
  */
 export interface AugmentationSpec {
   /** Random flip direction, or `false` for none. */
@@ -30,7 +40,11 @@ export interface AugmentationSpec {
   zoom?: number;
 }
 
-/** Given normalization statistics, one value per channel (or one value for all channels). */
+/**
+ * Given normalization statistics, one value per channel (or one value for all channels).
+ *
+ * @category Models
+ */
 export interface NormalizationStatistics {
   /** Per-channel mean. */
   mean: number | number[];
@@ -41,6 +55,8 @@ export interface NormalizationStatistics {
 /**
  * Options of {@link createViTClassifier}. Every field is optional: the defaults are the chosen preset's
  * (`'keras-cifar10'`, the reference Keras recipe, unless `preset` says otherwise), and any field given overrides it.
+ *
+ * @category Models
  */
 export interface ViTClassifierOptions {
   /** Starting point for every option not given (see {@link VIT_PRESETS}); default `'keras-cifar10'`. */
@@ -106,7 +122,11 @@ export interface ViTClassifierOptions {
   seed?: number;
 }
 
-/** {@link ViTClassifierOptions} after presets, defaults and derived values are applied and checked. */
+/**
+ * {@link ViTClassifierOptions} after presets, defaults and derived values are applied and checked.
+ *
+ * @category Models
+ */
 export interface ResolvedViTOptions {
   /** The preset the options started from. */
   preset: ViTPresetName;
@@ -216,6 +236,8 @@ function isLayerList(value: unknown): value is tfl.layers.Layer[] {
  * ```ts
  * resolveViTOptions({ preset: 'vit-cifar-tiny' }).numPatches; // 64
  * ```
+ *
+ * @category Models
  */
 export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedViTOptions {
   if (options == null || typeof options !== 'object' || Array.isArray(options)) {

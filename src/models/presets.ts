@@ -1,12 +1,24 @@
 import type { AugmentationSpec, ViTClassifierOptions } from './options';
 
-/** Names of the built-in presets of {@link createViTClassifier}. */
+/**
+ * Names of the built-in presets of {@link createViTClassifier}.
+ *
+ * @category Models
+ */
 export type ViTPresetName = 'keras-cifar10' | 'vit-cifar-tiny' | 'vit-cifar-small';
 
-/** The preset names, in order of size. */
+/**
+ * The preset names, in order of size.
+ *
+ * @category Models
+ */
 export const VIT_PRESET_NAMES: readonly ViTPresetName[] = ['keras-cifar10', 'vit-cifar-tiny', 'vit-cifar-small'];
 
-/** A preset: the options it sets and the augmentation `augmentation: true` stands for. */
+/**
+ * A preset: the options it sets and the augmentation `augmentation: true` stands for.
+ *
+ * @category Models
+ */
 export interface ViTPreset {
   /** One line on what the preset is for. */
   description: string;
@@ -34,6 +46,8 @@ export interface ViTPreset {
  *   global average pooling, stochastic depth 0.1, lighter augmentation (horizontal flip, rotation 0.02, zoom 0.1).
  * - `vit-cifar-small`: the ViT-Lite-7/4 layout (7 blocks, 4×4 patches, class token) at width 192: about 2.6× the
  *   compute of `vit-cifar-tiny` for higher accuracy, same augmentation.
+ *
+ * @category Models
  */
 export const VIT_PRESETS: Readonly<Record<ViTPresetName, ViTPreset>> = {
   'keras-cifar10': {

@@ -4,10 +4,18 @@ import type { ViTLayerArgs } from '../layers/layer_args';
 import { assertOneOf } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
-/** How {@link TokenPooling} turns `[batch, tokens, dim]` into `[batch, dim]`. */
+/**
+ * How {@link TokenPooling} turns `[batch, tokens, dim]` into `[batch, dim]`.
+ *
+ * @category Models
+ */
 export type TokenPoolingMode = 'mean' | 'first';
 
-/** Configuration of {@link TokenPooling}. */
+/**
+ * Configuration of {@link TokenPooling}.
+ *
+ * @category Models
+ */
 export interface TokenPoolingArgs extends ViTLayerArgs {
   /** `'mean'`: average over tokens (global average pooling); `'first'`: the first token (a class token). */
   mode: TokenPoolingMode;
@@ -21,6 +29,8 @@ export interface TokenPoolingArgs extends ViTLayerArgs {
  * ```ts
  * const pooled = tokenPooling({ mode: 'first' }).apply(encoded); // [batch, dim]
  * ```
+ *
+ * @category Models
  */
 export class TokenPooling extends tfl.layers.Layer {
   /** Class name used in serialized models. */
@@ -60,7 +70,11 @@ export class TokenPooling extends tfl.layers.Layer {
 }
 registerSerializable(TokenPooling);
 
-/** Creates a {@link TokenPooling} layer. */
+/**
+ * Creates a {@link TokenPooling} layer.
+ *
+ * @category Models
+ */
 export function tokenPooling(args: TokenPoolingArgs): TokenPooling {
   return new TokenPooling(args);
 }

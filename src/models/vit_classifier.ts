@@ -22,6 +22,8 @@ import { registerSerializable } from '../utils/serialization';
  * `compile` also lets `fit`/`evaluate` take class-index labels with {@link sparseCategoricalCrossentropyFromLogits}
  * (see {@link acceptSparseLabels}). It saves and loads as any `LayersModel` (`model.save(...)`,
  * `tf.loadLayersModel(...)`, with this library imported) and comes back as a `ViTClassifier`.
+ *
+ * @category Models
  */
 export class ViTClassifier extends tfl.LayersModel {
   /** Class name used in serialized models. */
@@ -82,6 +84,8 @@ function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTens
  * });
  * // history.history: loss, accuracy, top-5-accuracy, val_loss, val_accuracy, val_top-5-accuracy
  * ```
+ *
+ * @category Models
  */
 export function createViTClassifier(options: ViTClassifierOptions = {}): ViTClassifier {
   const o: ResolvedViTOptions = resolveViTOptions(options);
@@ -162,6 +166,8 @@ export function createViTClassifier(options: ViTClassifierOptions = {}): ViTClas
  * const model = createViTClassifier();
  * await adaptNormalization(model, trainImages); // e.g. the 50,000 CIFAR-10 training images
  * ```
+ *
+ * @category Models
  */
 export async function adaptNormalization(
   model: tfl.LayersModel,

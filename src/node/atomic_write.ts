@@ -11,6 +11,8 @@ import { randomBytes } from 'crypto';
  * ```ts
  * await writeFileAtomic('out/history.json', JSON.stringify(history));
  * ```
+ *
+ * @category Model IO
  */
 export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(filePath);

@@ -1,9 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Backends {@link selectBackend} can be asked for. `'tensorflow'` means tfjs-node-gpu or tfjs-node. */
+/**
+ * Backends {@link selectBackend} can be asked for. `'tensorflow'` means tfjs-node-gpu or tfjs-node.
+ *
+ * @category Backends
+ */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
-/** Options of {@link selectBackend}. */
+/**
+ * Options of {@link selectBackend}.
+ *
+ * @category Backends
+ */
 export interface SelectBackendOptions {
   /** Which backend to use; `'auto'` (default) picks the best one that loads. */
   backend?: BackendRequest;
@@ -11,7 +19,11 @@ export interface SelectBackendOptions {
   onSkip?: (candidate: string, reason: string) => void;
 }
 
-/** The backend {@link selectBackend} chose. */
+/**
+ * The backend {@link selectBackend} chose.
+ *
+ * @category Backends
+ */
 export interface SelectedBackend {
   /** The tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
   name: string;
@@ -76,6 +88,8 @@ const ORDER: Record<BackendRequest, (keyof typeof CANDIDATES)[]> = {
  * const { description } = await selectBackend(); // or { backend: 'wasm' }
  * console.log(`backend: ${description}`);
  * ```
+ *
+ * @category Backends
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
   const request = options.backend ?? 'auto';

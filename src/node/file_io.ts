@@ -3,11 +3,23 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** File name of the model description, as tfjs-node's `file://` handler writes it. */
+/**
+ * File name of the model description, as tfjs-node's `file://` handler writes it.
+ *
+ * @category Model IO
+ */
 export const MODEL_JSON_FILENAME = 'model.json';
-/** File name of the weights, as tfjs-node's `file://` handler writes it. */
+/**
+ * File name of the weights, as tfjs-node's `file://` handler writes it.
+ *
+ * @category Model IO
+ */
 export const WEIGHTS_BIN_FILENAME = 'weights.bin';
-/** Suffix of the sibling folder that holds the previous model while a save swaps the new one in (`<folder>.old`). */
+/**
+ * Suffix of the sibling folder that holds the previous model while a save swaps the new one in (`<folder>.old`).
+ *
+ * @category Model IO
+ */
 export const OLD_FOLDER_SUFFIX = '.old';
 
 /**
@@ -42,6 +54,8 @@ export type FileIOFileSystem = Pick<typeof nodeFs, 'mkdir' | 'readdir' | 'open' 
  * await model.save(fileIO('./out/best-model'));
  * const restored = await tf.loadLayersModel(fileIO('./out/best-model'));
  * ```
+ *
+ * @category Model IO
  */
 export function fileIO(location: string): tf.io.IOHandler {
   return fileIOWith(location, nodeFs);

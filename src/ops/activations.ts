@@ -3,7 +3,11 @@ import { customNode } from './fast_util';
 import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
 import { simdGelu, simdGeluGrad } from './wasm/gelu_kernels';
 
-/** Activation names accepted by the library's dense computations. */
+/**
+ * Activation names accepted by the library's dense computations.
+ *
+ * @category Ops
+ */
 export type ActivationName = 'linear' | 'relu' | 'gelu' | 'gelu_tanh';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -16,6 +20,8 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * On the fast path (see {@link OpsMode}) it is `x · Φ(x)` with Φ a node whose gradient is the closed form
  * `φ(x) = exp(−x²/2) / √(2π)`, instead of differentiating through `erf` and four scalings op by op; on wasm, one
  * SIMD kernel each way (erfc and exp by polynomials: within 4e-7 absolute of float64, see the tests).
+ *
+ * @category Ops
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return useFastOps() ? geluFast(x) : geluReference(x);
@@ -59,7 +65,11 @@ function geluFast(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, normalCdf(x)));
 }
 
-/** GELU with the tanh approximation, `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`. */
+/**
+ * GELU with the tanh approximation, `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`.
+ *
+ * @category Ops
+ */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
@@ -67,7 +77,11 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** Applies the named activation. */
+/**
+ * Applies the named activation.
+ *
+ * @category Ops
+ */
 export function applyActivation(x: tf.Tensor, activation: ActivationName): tf.Tensor {
   return activate(x, activation, useFastOps());
 }

@@ -6,7 +6,11 @@ import { customNode } from './fast_util';
 import { prepareFastPath, useFastOps, useSimdKernels } from './mode';
 import { stridedMatMul } from './wasm/strided_matmul';
 
-/** Options of {@link scaledDotProductAttention}. */
+/**
+ * Options of {@link scaledDotProductAttention}.
+ *
+ * @category Ops
+ */
 export interface AttentionOptions {
   /**
    * Boolean-like mask broadcastable to [batch, heads, queryLength, keyLength] (or [batch, queryLength, keyLength],
@@ -26,7 +30,11 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-/** Result of {@link scaledDotProductAttention}. */
+/**
+ * Result of {@link scaledDotProductAttention}.
+ *
+ * @category Ops
+ */
 export interface AttentionResult {
   /** [batch, queryLength, heads, valueDim]. */
   output: tf.Tensor;
@@ -52,6 +60,8 @@ export interface AttentionResult {
  * ```ts
  * const { output } = ops.scaledDotProductAttention(q, k, v, { dropout: 0.1, training: true, seed: rng.nextSeed() });
  * ```
+ *
+ * @category Ops
  */
 export function scaledDotProductAttention(
   query: tf.Tensor,

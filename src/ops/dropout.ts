@@ -19,6 +19,8 @@ import { simdDropoutMask } from './wasm/dropout_mask_kernel';
  * ```ts
  * const mask = ops.dropoutMask([2, 3], 0.5, 42); // entries 0 or 2
  * ```
+ *
+ * @category Ops
  */
 export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
   assertInRange('rate', rate, 0, 1, { openHigh: true });
@@ -75,6 +77,8 @@ function fillMask(out: Float32Array, threshold: number, scale: number, states: U
  * ```ts
  * const y = ops.dropout(x, 0.1, rng.nextSeed());
  * ```
+ *
+ * @category Ops
  */
 export function dropout(x: tf.Tensor, rate: number, seed?: number): tf.Tensor {
   assertInRange('rate', rate, 0, 1, { openHigh: true });

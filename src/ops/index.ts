@@ -12,6 +12,7 @@
  * const y = ops.gelu(ops.linear(x, kernel, bias));
  * ```
  *
+ * @category Ops
  * @packageDocumentation
  */
 

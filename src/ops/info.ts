@@ -3,7 +3,11 @@ import { getOpsMode, type OpsMode, useFastOps, useSimdKernels } from './mode';
 import { wasmBuildOf } from './wasm/simd';
 import { wasmZeroCopyIdentityEnabled } from './wasm/zero_copy_identity';
 
-/** What {@link opsInfo} reports: how the library's ops run on the active backend. */
+/**
+ * What {@link opsInfo} reports: how the library's ops run on the active backend.
+ *
+ * @category Ops
+ */
 export interface OpsInfo {
   /** The active tfjs backend (`tf.getBackend()`): `'wasm'`, `'cpu'`, `'tensorflow'`, `'webgl'`, ... */
   backend: string;
@@ -48,6 +52,8 @@ export interface OpsInfo {
  * // { backend: 'wasm', tfjsVersion: '4.22.0', mode: 'auto', fastPath: true, simdKernels: true,
  * //   wasmThreaded: false, wasmThreads: 1, zeroCopyIdentity: false }
  * ```
+ *
+ * @category Ops
  */
 export function opsInfo(): OpsInfo {
   const backend = tf.getBackend();

@@ -11,6 +11,8 @@ import { simdLayerNorm, simdLayerNormGrad, simdLayerNormSupports } from './wasm/
  * On the fast path (see {@link OpsMode}) it is one node with the closed-form gradient
  * `dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(var + epsilon)` with `g = dy · gamma`, instead of
  * differentiating through `tf.moments` op by op; on wasm (last axis a multiple of 4), one SIMD kernel each way.
+ *
+ * @category Ops
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): tf.Tensor {
   return useFastOps() ? layerNormFast(x, gamma, beta, epsilon) : layerNormReference(x, gamma, beta, epsilon);

@@ -22,6 +22,8 @@ import { simdColumnSums, simdMatMul, simdMatMulTransposeA } from './wasm/strided
  * ```ts
  * const y = ops.linear(x, kernel, bias, 'gelu'); // [batch, tokens, inDim] → [batch, tokens, outDim]
  * ```
+ *
+ * @category Ops
  */
 export function linear(
   x: tf.Tensor,

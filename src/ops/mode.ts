@@ -20,6 +20,8 @@ import { setWasmZeroCopyIdentity } from './wasm/zero_copy_identity';
  * While the fast formulations run on wasm, the wasm backend's `Identity` kernel (which tfjs uses to keep the
  * tensors gradients need) shares data instead of copying it, as the cpu backend's does: same values, about a
  * third less activation memory in a training step. `'reference'` mode restores tfjs's kernel.
+ *
+ * @category Ops
  */
 export type OpsMode = 'auto' | 'fast' | 'reference';
 
@@ -35,6 +37,8 @@ const shared = sharedState<{ mode: OpsMode }>('opsMode.v1', () => ({ mode: 'auto
  * ```ts
  * ops.setOpsMode('reference'); // plain tf ops, e.g. to compare speed or results
  * ```
+ *
+ * @category Ops
  */
 export function setOpsMode(newMode: OpsMode): void {
   assertOneOf('mode', newMode, ['auto', 'fast', 'reference'] as const);
@@ -42,7 +46,11 @@ export function setOpsMode(newMode: OpsMode): void {
   if (newMode === 'reference') setWasmZeroCopyIdentity(false);
 }
 
-/** The current {@link OpsMode}. */
+/**
+ * The current {@link OpsMode}.
+ *
+ * @category Ops
+ */
 export function getOpsMode(): OpsMode {
   return shared.mode;
 }

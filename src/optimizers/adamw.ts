@@ -4,7 +4,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A named tensor, as `tf.Optimizer.getWeights` returns (tfjs-core does not export the type from its root). */
-/** A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export its own type). */
+/**
+ * A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export its own type).
+ *
+ * @category Optimizers
+ */
 export type NamedTensor = { name: string; tensor: tf.Tensor };
 import { assertFiniteNumber, assertInRange, assertOneOf, assertPositiveNumber } from '../utils/validate';
 import { LearningRateSchedule, deserializeSchedule, serializeSchedule } from './schedules';
@@ -17,10 +21,16 @@ import { registerSerializable } from '../utils/serialization';
  * - `'tfa'` (TensorFlow Addons `AdamW`, used by the Keras ViT-on-CIFAR-10 recipe): `w ← w − wd·w − lr·adamStep`,
  *   decay not scaled by `lr`. It does not follow the learning-rate schedule by itself; to make it follow one
  *   (as TFA users do with a callable `weight_decay`), pass a schedule as `weightDecay`.
+ *
+ * @category Optimizers
  */
 export type WeightDecayMode = 'lr-scaled' | 'tfa';
 
-/** One rule of {@link AdamWConfig.exclude}. */
+/**
+ * One rule of {@link AdamWConfig.exclude}.
+ *
+ * @category Optimizers
+ */
 export type WeightDecayExcludeRule = RegExp | string | ((variableName: string) => boolean);
 
 /**
@@ -30,10 +40,16 @@ export type WeightDecayExcludeRule = RegExp | string | ((variableName: string) =
  *
  * @example
  * const opt = new AdamW({ learningRate: 1e-3, weightDecay: 0.05, exclude: NO_DECAY_COMMON });
+ *
+ * @category Optimizers
  */
 export const NO_DECAY_COMMON: RegExp = /(^|\/)(bias|gamma|beta|position_embedding|class_token)(_\d+)?$/;
 
-/** Options of {@link AdamW}. */
+/**
+ * Options of {@link AdamW}.
+ *
+ * @category Optimizers
+ */
 export interface AdamWConfig {
   /** Learning rate (≥ 0) or a schedule of the 0-based step. Default 1e-3. */
   learningRate?: number | LearningRateSchedule;
@@ -101,6 +117,8 @@ function assertNonNegative(name: string, v: unknown): asserts v is number {
  * const opt = new AdamW({ learningRate: cosineDecay({ initialLearningRate: 1e-3, decaySteps: 10000 }),
  *   weightDecay: 1e-4, weightDecayMode: 'tfa', exclude: NO_DECAY_COMMON, clipGlobalNorm: 1 });
  * model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+ *
+ * @category Optimizers
  */
 export class AdamW extends tf.Optimizer {
   /** Registered class name (used by `tf.serialization`). */
@@ -382,7 +400,11 @@ export class AdamW extends tf.Optimizer {
 }
 registerSerializable(AdamW);
 
-/** Creates an {@link AdamW} optimizer. */
+/**
+ * Creates an {@link AdamW} optimizer.
+ *
+ * @category Optimizers
+ */
 export function adamw(config: AdamWConfig = {}): AdamW {
   return new AdamW(config);
 }

@@ -9,7 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertFiniteNumber, assertInRange, assertNonNegativeInteger, assertPositiveInteger, show } from '../utils/validate';
 import { registerSerializable } from '../utils/serialization';
 
-/** A learning-rate schedule: maps the 0-based optimizer step to a learning rate. Serializable. */
+/**
+ * A learning-rate schedule: maps the 0-based optimizer step to a learning rate. Serializable.
+ *
+ * @category Optimizers
+ */
 export abstract class LearningRateSchedule extends tf.serialization.Serializable {
   /** The learning rate to use for the update that follows `step` completed updates. */
   abstract value(step: number): number;
@@ -26,12 +30,20 @@ function assertStep(step: number): void {
   }
 }
 
-/** Serializes a schedule as `{ className, config }` (used in optimizer configs). */
+/**
+ * Serializes a schedule as `{ className, config }` (used in optimizer configs).
+ *
+ * @category Optimizers
+ */
 export function serializeSchedule(schedule: LearningRateSchedule): tf.serialization.ConfigDict {
   return { className: schedule.getClassName(), config: schedule.getConfig() };
 }
 
-/** Rebuilds a schedule from {@link serializeSchedule}'s output (the class must be registered). */
+/**
+ * Rebuilds a schedule from {@link serializeSchedule}'s output (the class must be registered).
+ *
+ * @category Optimizers
+ */
 export function deserializeSchedule(obj: tf.serialization.ConfigDict): LearningRateSchedule {
   const className = (obj['className'] ?? obj['class_name']) as string;
   const config = obj['config'] as tf.serialization.ConfigDict;
@@ -46,7 +58,11 @@ export function deserializeSchedule(obj: tf.serialization.ConfigDict): LearningR
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Options of {@link LinearWarmup}. */
+/**
+ * Options of {@link LinearWarmup}.
+ *
+ * @category Optimizers
+ */
 export interface LinearWarmupConfig {
   /** Learning rate reached at the end of warmup (and kept after it unless `after` is given). */
   targetLearningRate: number;
@@ -64,6 +80,8 @@ export interface LinearWarmupConfig {
  *
  * @example
  * const lr = linearWarmup({ targetLearningRate: 1e-3, warmupSteps: 500, after: cosineDecay({ initialLearningRate: 1e-3, decaySteps: 9500 }) });
+ *
+ * @category Optimizers
  */
 export class LinearWarmup extends LearningRateSchedule {
   /** Registered class name (used by `tf.serialization`). */
@@ -119,14 +137,29 @@ export class LinearWarmup extends LearningRateSchedule {
 }
 registerSerializable(LinearWarmup);
 
-/** Creates a {@link LinearWarmup} schedule. */
+/**
+ * Creates a {@link LinearWarmup} schedule.
+ *
+ * @example
+ * ```ts
+ * // 0 → 1e-3 over the first 500 steps, then cosine decay to 0 over the next 9,500
+ * const schedule = linearWarmup({ targetLearningRate: 1e-3, warmupSteps: 500, after: cosineDecay({ initialLearningRate: 1e-3, decaySteps: 9500 }) });
+ * const optimizer = new AdamW({ learningRate: schedule, weightDecay: 0.05 });
+ * ```
+ *
+ * @category Optimizers
+ */
 export function linearWarmup(config: LinearWarmupConfig): LinearWarmup {
   return new LinearWarmup(config);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Options of {@link CosineDecay} (Keras 3's `CosineDecay`). */
+/**
+ * Options of {@link CosineDecay} (Keras 3's `CosineDecay`).
+ *
+ * @category Optimizers
+ */
 export interface CosineDecayConfig {
   /** Learning rate at step 0 (start of warmup if `warmupTarget` is set, else start of decay). */
   initialLearningRate: number;
@@ -148,6 +181,8 @@ export interface CosineDecayConfig {
  *
  * @example
  * const lr = cosineDecay({ initialLearningRate: 0, warmupTarget: 1e-3, warmupSteps: 100, decaySteps: 900, alpha: 0.01 });
+ *
+ * @category Optimizers
  */
 export class CosineDecay extends LearningRateSchedule {
   /** Registered class name (used by `tf.serialization`). */
@@ -208,14 +243,28 @@ export class CosineDecay extends LearningRateSchedule {
 }
 registerSerializable(CosineDecay);
 
-/** Creates a {@link CosineDecay} schedule. */
+/**
+ * Creates a {@link CosineDecay} schedule.
+ *
+ * @example
+ * ```ts
+ * const schedule = cosineDecay({ initialLearningRate: 0, warmupTarget: 1e-3, warmupSteps: 500, decaySteps: 9500 });
+ * await fitViT(model, data, { learningRate: schedule }); // evaluated once per optimizer step
+ * ```
+ *
+ * @category Optimizers
+ */
 export function cosineDecay(config: CosineDecayConfig): CosineDecay {
   return new CosineDecay(config);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Options of {@link PiecewiseConstantDecay}. */
+/**
+ * Options of {@link PiecewiseConstantDecay}.
+ *
+ * @category Optimizers
+ */
 export interface PiecewiseConstantDecayConfig {
   /** Strictly increasing step boundaries. */
   boundaries: number[];
@@ -229,6 +278,8 @@ export interface PiecewiseConstantDecayConfig {
  *
  * @example
  * const lr = piecewiseConstantDecay({ boundaries: [1000, 2000], values: [1e-3, 1e-4, 1e-5] });
+ *
+ * @category Optimizers
  */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
   /** Registered class name (used by `tf.serialization`). */
@@ -269,14 +320,22 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
 }
 registerSerializable(PiecewiseConstantDecay);
 
-/** Creates a {@link PiecewiseConstantDecay} (step) schedule. */
+/**
+ * Creates a {@link PiecewiseConstantDecay} (step) schedule.
+ *
+ * @category Optimizers
+ */
 export function piecewiseConstantDecay(config: PiecewiseConstantDecayConfig): PiecewiseConstantDecay {
   return new PiecewiseConstantDecay(config);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Options of {@link ExponentialDecay}. */
+/**
+ * Options of {@link ExponentialDecay}.
+ *
+ * @category Optimizers
+ */
 export interface ExponentialDecayConfig {
   /** Rate at step 0. */
   initialLearningRate: number;
@@ -294,6 +353,8 @@ export interface ExponentialDecayConfig {
  *
  * @example
  * const lr = exponentialDecay({ initialLearningRate: 1e-3, decaySteps: 1000, decayRate: 0.5 });
+ *
+ * @category Optimizers
  */
 export class ExponentialDecay extends LearningRateSchedule {
   /** Registered class name (used by `tf.serialization`). */
@@ -338,7 +399,11 @@ export class ExponentialDecay extends LearningRateSchedule {
 }
 registerSerializable(ExponentialDecay);
 
-/** Creates an {@link ExponentialDecay} schedule. */
+/**
+ * Creates an {@link ExponentialDecay} schedule.
+ *
+ * @category Optimizers
+ */
 export function exponentialDecay(config: ExponentialDecayConfig): ExponentialDecay {
   return new ExponentialDecay(config);
 }

@@ -2,13 +2,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { assertFiniteNumber, assertOneOf } from '../utils/validate';
 
-/** Where {@link BestWeightsCallback} saves each new best model: an IO handler, a URL string, or a function of the epoch. */
+/**
+ * Where {@link BestWeightsCallback} saves each new best model: an IO handler, a URL string, or a function of the epoch.
+ *
+ * @category Training
+ */
 export type BestWeightsSaveTarget =
   | tf.io.IOHandler
   | string
   | ((epoch: number, value: number) => tf.io.IOHandler | string);
 
-/** Options of {@link keepBestWeights}. */
+/**
+ * Options of {@link keepBestWeights}.
+ *
+ * @category Training
+ */
 export interface KeepBestWeightsOptions {
   /** The log key to watch, e.g. `'val_accuracy'` (default), `'val_loss'`, `'accuracy'`. */
   monitor?: string;
@@ -41,6 +49,8 @@ export interface KeepBestWeightsOptions {
  * Copies hold all the model's weights, trainable or not (e.g. an adapted `Normalization`). A copy is cheap: it
  * shares the tensor's memory until the optimizer replaces the variable's value. Older copies are disposed as soon
  * as a better epoch arrives; call {@link BestWeightsCallback.dispose} when the callback is no longer needed.
+ *
+ * @category Training
  */
 export class BestWeightsCallback extends tfl.Callback {
   /** The watched log key. */
@@ -169,6 +179,8 @@ export class BestWeightsCallback extends tfl.Callback {
  * // the model now holds the weights of epoch best.bestEpoch (val_accuracy best.bestValue)
  * best.dispose();
  * ```
+ *
+ * @category Training
  */
 export function keepBestWeights(options?: KeepBestWeightsOptions): BestWeightsCallback {
   return new BestWeightsCallback(options);

@@ -6,7 +6,11 @@ import { sparseCategoricalCrossentropyFromLogits } from './losses';
 import { type MetricFunction, sparseTopKAccuracy } from './metrics';
 import { type DataSource, type FitData, iterateBatches, toSource } from './fit_data';
 
-/** Options of {@link evaluate}. */
+/**
+ * Options of {@link evaluate}.
+ *
+ * @category Training
+ */
 export interface EvaluateOptions {
   /** Images run through the model at once (inference mode); default 32. */
   batchSize?: number;
@@ -18,7 +22,11 @@ export interface EvaluateOptions {
   metrics?: MetricFunction[];
 }
 
-/** What {@link evaluate} returns. */
+/**
+ * What {@link evaluate} returns.
+ *
+ * @category Training
+ */
 export interface EvaluateResult {
   /** Mean loss over the examples. */
   loss: number;
@@ -98,6 +106,8 @@ export async function evaluateSource(
  * const test = await evaluate(model, cifar.test, { batchSize: 64 });
  * console.log(`top-1 ${test.accuracy}, top-5 ${test.topKAccuracy}`, test.confusionMatrix);
  * ```
+ *
+ * @category Training
  */
 export async function evaluate(model: tfl.LayersModel, data: FitData, options: EvaluateOptions = {}): Promise<EvaluateResult> {
   const batchSize = options.batchSize ?? 32;

@@ -30,10 +30,18 @@ import {
 
 export type { ArrayData, BatchStream, FitBatch, FitBatchXsYs, FitData } from './fit_data';
 
-/** Per-example loss `(labels, logits) → [batch]`, as {@link sparseCategoricalCrossentropyFromLogits}. */
+/**
+ * Per-example loss `(labels, logits) → [batch]`, as {@link sparseCategoricalCrossentropyFromLogits}.
+ *
+ * @category Training
+ */
 export type FitLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
-/** What runs one optimizer step on a batch for {@link fitViT}: in this thread, or split between threads. */
+/**
+ * What runs one optimizer step on a batch for {@link fitViT}: in this thread, or split between threads.
+ *
+ * @category Training
+ */
 export interface BatchTrainer {
   /** Threads that share each batch (default 1); the random draws depend on it, so checkpoints record it. */
   readonly threads?: number;
@@ -43,7 +51,11 @@ export interface BatchTrainer {
   dispose(): Promise<void> | void;
 }
 
-/** Options {@link fitViT} gives a {@link BatchTrainerFactory}. */
+/**
+ * Options {@link fitViT} gives a {@link BatchTrainerFactory}.
+ *
+ * @category Training
+ */
 export interface BatchTrainerOptions {
   /** Largest number of images run forward and backward at once (see {@link FitViTOptions.microBatchSize}). */
   microBatchSize: number;
@@ -56,13 +68,23 @@ export interface BatchTrainerOptions {
 /**
  * Makes the {@link BatchTrainer} of a run. The default runs {@link trainStep} in this thread; `vit-tfjs/node`'s
  * `dataParallelTrainer({ threads })` splits each batch between worker threads.
+ *
+ * @category Training
  */
 export type BatchTrainerFactory = (model: tfl.LayersModel, optimizer: tf.Optimizer, options: BatchTrainerOptions) => Promise<BatchTrainer>;
 
-/** How a monitored log value is compared: `'auto'`: `'max'` for keys containing `acc` or `top`, else `'min'` (as Keras). */
+/**
+ * How a monitored log value is compared: `'auto'`: `'max'` for keys containing `acc` or `top`, else `'min'` (as Keras).
+ *
+ * @category Training
+ */
 export type MonitorMode = 'auto' | 'min' | 'max';
 
-/** Options of {@link FitViTOptions.bestWeights}. */
+/**
+ * Options of {@link FitViTOptions.bestWeights}.
+ *
+ * @category Training
+ */
 export interface BestWeightsOptions {
   /** The log key to watch; default `'val_accuracy'` (with validation data), else `'accuracy'`. */
   monitor?: string;
@@ -74,7 +96,11 @@ export interface BestWeightsOptions {
   restore?: boolean;
 }
 
-/** Options of {@link FitViTOptions.earlyStopping} (Keras's `EarlyStopping`). */
+/**
+ * Options of {@link FitViTOptions.earlyStopping} (Keras's `EarlyStopping`).
+ *
+ * @category Training
+ */
 export interface EarlyStoppingOptions {
   /** The log key to watch; default `'val_loss'` (with validation data), else `'loss'`. */
   monitor?: string;
@@ -86,7 +112,11 @@ export interface EarlyStoppingOptions {
   minDelta?: number;
 }
 
-/** Per-epoch information for {@link FitCallbacks.onEpochEnd} and {@link FitProgress.onEpochEnd}. */
+/**
+ * Per-epoch information for {@link FitCallbacks.onEpochEnd} and {@link FitProgress.onEpochEnd}.
+ *
+ * @category Training
+ */
 export interface EpochInfo {
   /** The epoch (0-based). */
   epoch: number;
@@ -104,7 +134,11 @@ export interface EpochInfo {
   history: Record<string, number[]>;
 }
 
-/** Callbacks of {@link fitViT}; each may be async (fitViT waits for it). */
+/**
+ * Callbacks of {@link fitViT}; each may be async (fitViT waits for it).
+ *
+ * @category Training
+ */
 export interface FitCallbacks {
   /** Before the first epoch this call trains; `initialEpoch` > 0 when resuming from a checkpoint. */
   onTrainBegin?(info: { initialEpoch: number; epochs: number; resumedFrom: string | null; threads: number; microBatchSize: number }): void | Promise<void>;
@@ -121,6 +155,8 @@ export interface FitCallbacks {
 /**
  * A progress display for {@link fitViT} (e.g. `vit-tfjs/node`'s `progressBar()`): told when each epoch begins and
  * after each step, with the running means and the images per second.
+ *
+ * @category Training
  */
 export interface FitProgress {
   /** An epoch begins; `steps` is undefined for a stream of batches. */
@@ -131,7 +167,11 @@ export interface FitProgress {
   onEpochEnd(): void;
 }
 
-/** Options of {@link fitViT}. */
+/**
+ * Options of {@link fitViT}.
+ *
+ * @category Training
+ */
 export interface FitViTOptions {
   /** Epochs to train in all (a resumed run continues up to it); default 1. */
   epochs?: number;
@@ -190,7 +230,11 @@ export interface FitViTOptions {
   onWarning?: (message: string) => void;
 }
 
-/** What {@link fitViT} returns: Keras's History, and how the run ended. */
+/**
+ * What {@link fitViT} returns: Keras's History, and how the run ended.
+ *
+ * @category Training
+ */
 export interface FitHistory {
   /** The epochs (0-based) in {@link FitHistory.history}, resumed ones included. */
   epoch: number[];
@@ -210,7 +254,11 @@ export interface FitHistory {
   microBatchSize: number;
 }
 
-/** A resume whose settings differ from the checkpoint's: names the first setting that differs. */
+/**
+ * A resume whose settings differ from the checkpoint's: names the first setting that differs.
+ *
+ * @category Training
+ */
 export class CheckpointSettingsError extends Error {
   /**
    * @param key The setting.
@@ -231,6 +279,8 @@ export class CheckpointSettingsError extends Error {
  * The micro-batch size {@link fitViT} uses by default: the whole batch on tfjs-node (`tensorflow` backend), else
  * (the wasm heap stops at 4 GiB) at most 32 images for models above 5 M parameters (the `keras-cifar10` preset keeps
  * 20–40 MB of activations per image) and 64 for compact ones (`vit-cifar-tiny`, `vit-cifar-small`).
+ *
+ * @category Training
  */
 export function defaultMicroBatchSize(model: tfl.LayersModel, batchSize: number): number {
   if (tf.getBackend() === 'tensorflow') return batchSize;
@@ -311,6 +361,8 @@ function checkSettings(saved: Record<string, unknown>, current: Record<string, u
  * console.log(history.history.val_accuracy, history.bestEpoch);
  * const test = await evaluate(model, cifar.test);
  * ```
+ *
+ * @category Training
  */
 export async function fitViT(model: tfl.LayersModel, data: FitData, options: FitViTOptions = {}): Promise<FitHistory> {
   // --- options ---

@@ -6,7 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { RandomState } from '../utils/random';
 
-/** Tensors as bytes: `tf.io.encodeWeights`'s specs and one buffer. */
+/**
+ * Tensors as bytes: `tf.io.encodeWeights`'s specs and one buffer.
+ *
+ * @category Training
+ */
 export interface EncodedWeights {
   /** Name, shape and dtype of each tensor, in order. */
   specs: tf.io.WeightsManifestEntry[];
@@ -14,7 +18,11 @@ export interface EncodedWeights {
   data: ArrayBuffer;
 }
 
-/** The JSON part of a {@link TrainingCheckpoint}. */
+/**
+ * The JSON part of a {@link TrainingCheckpoint}.
+ *
+ * @category Training
+ */
 export interface CheckpointState {
   /** Format version (2). */
   version: 2;
@@ -37,6 +45,8 @@ export interface CheckpointState {
 /**
  * Everything {@link fitViT} needs to continue a run exactly where it stood after an epoch: the model's weights,
  * the optimizer's state, every generator's state, the history, the best epoch's weights and the settings.
+ *
+ * @category Training
  */
 export interface TrainingCheckpoint {
   /** Epoch, settings, history, generator states, best epoch. */
@@ -53,6 +63,8 @@ export interface TrainingCheckpoint {
  * Where {@link fitViT} keeps its checkpoint: one at a time, replaced as a whole after each epoch. `save` must be
  * atomic: a run killed during it leaves the previous checkpoint or the new one, whole (as `load` sees it).
  * {@link MemoryCheckpointStore} works anywhere; `fileCheckpointStore` of `vit-tfjs/node` keeps it in a folder.
+ *
+ * @category Training
  */
 export interface CheckpointStore {
   /** Where the checkpoint lives, for messages (a path, a key). */
@@ -73,6 +85,8 @@ export interface CheckpointStore {
  * await fitViT(model, data, { epochs: 2, checkpoint: store });
  * await fitViT(model, data, { epochs: 4, checkpoint: store, resume: true }); // epochs 3 and 4
  * ```
+ *
+ * @category Training
  */
 export class MemoryCheckpointStore implements CheckpointStore {
   /** See {@link CheckpointStore.location}. */

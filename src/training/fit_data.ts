@@ -4,7 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** One batch: images `x` (`[batch, height, width, channels]`) and class-index labels `y` (`[batch]`). */
+/**
+ * One batch: images `x` (`[batch, height, width, channels]`) and class-index labels `y` (`[batch]`).
+ *
+ * @category Training
+ */
 export interface FitBatch {
   /** Images, `[batch, ...]`. */
   x: tf.Tensor;
@@ -12,7 +16,11 @@ export interface FitBatch {
   y: tf.Tensor;
 }
 
-/** A batch as {@link batchTensors} yields it (`xs`, `ys`); accepted wherever a {@link FitBatch} is. */
+/**
+ * A batch as {@link batchTensors} yields it (`xs`, `ys`); accepted wherever a {@link FitBatch} is.
+ *
+ * @category Training
+ */
 export interface FitBatchXsYs {
   /** Images, `[batch, ...]`. */
   xs: tf.Tensor;
@@ -24,6 +32,8 @@ export interface FitBatchXsYs {
  * Examples as typed arrays: pixels (e.g. CIFAR's uint8 NHWC bytes, a {@link CifarSplit}) and one class index per
  * image. Each batch is copied into a float32 tensor (values as stored, e.g. 0–255) when it is used, so a whole
  * data set never sits in tensor memory.
+ *
+ * @category Training
  */
 export interface ArrayData {
   /** Pixels, row-major, `n × height × width × channels` values. */
@@ -34,7 +44,11 @@ export interface ArrayData {
   shape?: readonly number[];
 }
 
-/** A sequence of batches, or a function that makes one for each epoch (0-based). */
+/**
+ * A sequence of batches, or a function that makes one for each epoch (0-based).
+ *
+ * @category Training
+ */
 export type BatchStream =
   | Iterable<FitBatch | FitBatchXsYs>
   | AsyncIterable<FitBatch | FitBatchXsYs>
@@ -47,6 +61,8 @@ export type BatchStream =
  * - a stream of batches ({@link BatchStream}): taken in the order given, no shuffle and no validation split.
  *   Batches from a function are disposed after use (the function makes fresh ones each epoch); batches of a plain
  *   iterable (e.g. an array, iterated again every epoch) stay the caller's.
+ *
+ * @category Training
  */
 export type FitData = FitBatch | ArrayData | BatchStream;
 

@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Class-index labels as a tensor or as plain numbers (a typed array or an array). */
+/**
+ * Class-index labels as a tensor or as plain numbers (a typed array or an array).
+ *
+ * @category Training
+ */
 export type SparseLabelValues = tf.Tensor | ArrayLike<number>;
 
 /**
@@ -23,6 +27,8 @@ export type SparseLabelValues = tf.Tensor | ArrayLike<number>;
  * checkSparseLabels(tf.tensor1d([0, 3, 9]), 10);        // fine
  * checkSparseLabels(new Int32Array([0, 11]), 10, 'fit'); // Error: fit: label 11 at position 1 is outside [0, 10) (10 classes)
  * ```
+ *
+ * @category Training
  */
 export function checkSparseLabels(labels: SparseLabelValues, numClasses: number, context = 'labels'): void {
   if (!Number.isInteger(numClasses) || numClasses < 1) {

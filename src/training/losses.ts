@@ -30,6 +30,8 @@ import { markSparseLabelLoss } from './sparse_labels';
  *   metrics: [sparseCategoricalAccuracy, sparseTopKAccuracy(5)],
  * });
  * ```
+ *
+ * @category Training
  */
 export function sparseCategoricalCrossentropyFromLogits(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {

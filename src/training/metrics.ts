@@ -6,6 +6,8 @@ import { registerTrainingFunction, registerTrainingFunctionFactory } from './ser
 /**
  * A metric function as `model.compile({ metrics })` takes it: per-example values that `fit`/`evaluate` average.
  * tfjs-layers names the metric (the History and log key) after the function's `name`.
+ *
+ * @category Training
  */
 export type MetricFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
@@ -53,6 +55,8 @@ function topKHits(yTrue: tf.Tensor, yPred: tf.Tensor, k: number, name: string): 
  * const history = await model.fit(x, y, { validationSplit: 0.1 });
  * history.history['val_top-5-accuracy'];
  * ```
+ *
+ * @category Training
  */
 export function sparseTopKAccuracy(k = 5, name = `top-${k}-accuracy`): MetricFunction {
   assertPositiveInteger('k', k);
@@ -79,6 +83,8 @@ registerTrainingFunctionFactory('sparseTopKAccuracy', (params) => {
  * @param yTrue Class indices, `[batch]` or `[batch, 1]`.
  * @param yPred Scores, `[batch, numClasses]`.
  * @returns 1 or 0 per example, `[batch]`.
+ *
+ * @category Training
  */
 export const sparseCategoricalAccuracy: MetricFunction = registerTrainingFunction(
   named(

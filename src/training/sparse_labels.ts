@@ -46,6 +46,8 @@ export function isSparseLabelLoss(loss: unknown): boolean {
  * acceptSparseLabels(model);
  * await model.fit(images, classIndices, { epochs: 5 });
  * ```
+ *
+ * @category Training
  */
 export function acceptSparseLabels(model: tfl.LayersModel): number {
   let internals = model as unknown as CompiledInternals;

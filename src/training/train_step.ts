@@ -19,6 +19,8 @@ import { isSparseLabelLoss } from './sparse_labels';
  *   throw err;
  * }
  * ```
+ *
+ * @category Training
  */
 export class WasmOutOfMemoryError extends Error {
   constructor(message: string, options: { cause: unknown }) {
@@ -71,7 +73,11 @@ function releaseTapeAfterError(depthBefore: number): void {
   state.activeTape = [];
 }
 
-/** Options of {@link trainStep}. */
+/**
+ * Options of {@link trainStep}.
+ *
+ * @category Training
+ */
 export interface TrainStepOptions {
   /**
    * Largest number of images run forward and backward at once; a larger batch is split into micro-batches whose
@@ -87,7 +93,11 @@ export interface TrainStepOptions {
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 }
 
-/** Result of {@link trainStep}. */
+/**
+ * Result of {@link trainStep}.
+ *
+ * @category Training
+ */
 export interface TrainStepResult {
   /** Mean loss over the batch (before the update). */
   loss: number;
@@ -95,7 +105,11 @@ export interface TrainStepResult {
   outputs: tf.Tensor;
 }
 
-/** Options of {@link accumulateGradients}. */
+/**
+ * Options of {@link accumulateGradients}.
+ *
+ * @category Training
+ */
 export interface AccumulateGradientsOptions extends TrainStepOptions {
   /**
    * The number of examples the loss is averaged over; default the batch `x` holds. A share of a larger batch (one
@@ -105,7 +119,11 @@ export interface AccumulateGradientsOptions extends TrainStepOptions {
   totalBatchSize?: number;
 }
 
-/** Result of {@link accumulateGradients}. */
+/**
+ * Result of {@link accumulateGradients}.
+ *
+ * @category Training
+ */
 export interface AccumulatedGradients {
   /** Gradient of the loss with respect to each of `model.trainableWeights`, in that order. */
   gradients: tf.Tensor[];
@@ -130,6 +148,8 @@ export interface AccumulatedGradients {
  * const { gradients, loss, outputs } = accumulateGradients(model, xs, ys, { microBatchSize: 32 });
  * tf.dispose([...gradients, outputs]);
  * ```
+ *
+ * @category Training
  */
 export function accumulateGradients(
   model: tfl.LayersModel,
@@ -202,6 +222,8 @@ export function accumulateGradients(
  * const { loss, outputs } = trainStep(model, optimizer, xs, ys, { microBatchSize: 32 });
  * outputs.dispose();
  * ```
+ *
+ * @category Training
  */
 export function trainStep(
   model: tfl.LayersModel,
@@ -229,6 +251,8 @@ export function trainStep(
  * const { loss, outputs } = applyAccumulatedGradients(model, optimizer, accumulateGradients(model, xs, ys));
  * outputs.dispose();
  * ```
+ *
+ * @category Training
  */
 export function applyAccumulatedGradients(
   model: tfl.LayersModel,
@@ -247,7 +271,11 @@ export function applyAccumulatedGradients(
   return { loss, outputs };
 }
 
-/** `gradients` (in the order of `model.trainableWeights`) keyed by variable name, as `Optimizer.applyGradients` takes them. */
+/**
+ * `gradients` (in the order of `model.trainableWeights`) keyed by variable name, as `Optimizer.applyGradients` takes them.
+ *
+ * @category Training
+ */
 export function namedGradients(model: tfl.LayersModel, gradients: tf.Tensor[]): tf.NamedTensorMap {
   const weights = model.trainableWeights;
   if (weights.length !== gradients.length) {

@@ -7,7 +7,11 @@
 import { sharedState } from './shared_state';
 import { show } from './validate';
 
-/** Serializable state of a {@link RandomGenerator} (four 32-bit words of xoshiro128**). */
+/**
+ * Serializable state of a {@link RandomGenerator} (four 32-bit words of xoshiro128**).
+ *
+ * @category Randomness
+ */
 export type RandomState = [number, number, number, number];
 
 function splitMix32(seed: number): () => number {
@@ -28,6 +32,8 @@ function splitMix32(seed: number): () => number {
  * const rng = new RandomGenerator(42);
  * rng.uniform(-1, 1); // same value on every run
  * const saved = rng.getState(); // ... later: rng.setState(saved)
+ *
+ * @category Randomness
  */
 export class RandomGenerator {
   private s: Uint32Array = new Uint32Array(4);
@@ -124,12 +130,25 @@ const shared = sharedState<RandomSharedState>('random.v1', () => ({ global: new 
  * The generator used by layers and helpers that were given no seed of their own.
  * Seed it once with {@link setGlobalSeed} to make a whole run reproducible. Inside
  * {@link withRandomGenerator}, the generator given there.
+ *
+ * @category Randomness
  */
 export function globalRandom(): RandomGenerator {
   return shared.scoped ?? shared.global;
 }
 
-/** Seeds the global generator (see {@link globalRandom}); generators already handed out follow the new seed. */
+/**
+ * Seeds the global generator (see {@link globalRandom}); generators already handed out follow the new seed.
+ *
+ * @example
+ * ```ts
+ * setGlobalSeed(42);
+ * const a = createViTClassifier({ preset: 'vit-cifar-tiny' }); // same initial weights, dropout masks and
+ * // augmentation draws in every run that seeds the same way
+ * ```
+ *
+ * @category Randomness
+ */
 export function setGlobalSeed(seed: number): void {
   shared.global.seed(seed);
 }
@@ -143,6 +162,8 @@ export function setGlobalSeed(seed: number): void {
  * ```ts
  * const out = withRandomGenerator(new RandomGenerator(7), () => model.apply(x, { training: true }));
  * ```
+ *
+ * @category Randomness
  */
 export function withRandomGenerator<T>(rng: RandomGenerator, fn: () => T): T {
   const previous = shared.scoped;
@@ -157,6 +178,8 @@ export function withRandomGenerator<T>(rng: RandomGenerator, fn: () => T): T {
 /**
  * The generator a layer draws from at call time: the one set by {@link withRandomGenerator}, else the layer's own
  * (`own`), else the global one.
+ *
+ * @category Randomness
  */
 export function layerRandom(own?: RandomGenerator | null): RandomGenerator {
   return shared.scoped ?? own ?? shared.global;

@@ -18,35 +18,55 @@ export function show(value: unknown): string {
   }
 }
 
-/** Throws unless `value` is an integer ≥ 1. */
+/**
+ * Throws unless `value` is an integer ≥ 1.
+ *
+ * @category Utilities
+ */
 export function assertPositiveInteger(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new Error(`${name} must be a positive integer, got ${show(value)}`);
   }
 }
 
-/** Throws unless `value` is an integer ≥ 0. */
+/**
+ * Throws unless `value` is an integer ≥ 0.
+ *
+ * @category Utilities
+ */
 export function assertNonNegativeInteger(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw new Error(`${name} must be a non-negative integer, got ${show(value)}`);
   }
 }
 
-/** Throws unless `value` is a finite number. */
+/**
+ * Throws unless `value` is a finite number.
+ *
+ * @category Utilities
+ */
 export function assertFiniteNumber(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new Error(`${name} must be a finite number, got ${show(value)}`);
   }
 }
 
-/** Throws unless `value` is a finite number > 0. */
+/**
+ * Throws unless `value` is a finite number > 0.
+ *
+ * @category Utilities
+ */
 export function assertPositiveNumber(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new Error(`${name} must be a positive number, got ${show(value)}`);
   }
 }
 
-/** Throws unless `value` is a number in the interval given (bounds included unless `openLow` / `openHigh`). */
+/**
+ * Throws unless `value` is a number in the interval given (bounds included unless `openLow` / `openHigh`).
+ *
+ * @category Utilities
+ */
 export function assertInRange(
   name: string,
   value: unknown,
@@ -64,7 +84,11 @@ export function assertInRange(
   }
 }
 
-/** Throws unless `value` is one of `allowed`. */
+/**
+ * Throws unless `value` is one of `allowed`.
+ *
+ * @category Utilities
+ */
 export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new Error(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);

@@ -75,7 +75,6 @@ describe('docs code blocks', () => {
     });
 
     it.each(blocks.map((b) => [b.id, b] as const))('%s runs as written', async (_id, snippet) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(fileOf(snippet)) as { default: () => Promise<void> };
       await expect(mod.default()).resolves.toBeUndefined();
     });

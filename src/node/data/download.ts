@@ -6,7 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import type { CifarFormat, CifarVariant } from 'vit-tfjs';
 
-/** Official archive URLs and MD5 checksums (https://www.cs.toronto.edu/~kriz/cifar.html). */
+/**
+ * Official archive URLs and MD5 checksums (https://www.cs.toronto.edu/~kriz/cifar.html).
+ *
+ * @category Data
+ */
 export const CIFAR_ARCHIVES: Record<CifarVariant, Record<CifarFormat, { url: string; md5: string }>> = {
   cifar10: {
     binary: { url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' },
@@ -18,7 +22,11 @@ export const CIFAR_ARCHIVES: Record<CifarVariant, Record<CifarFormat, { url: str
   },
 };
 
-/** Download progress, reported as bytes arrive. */
+/**
+ * Download progress, reported as bytes arrive.
+ *
+ * @category Data
+ */
 export interface DownloadProgress {
   /** Bytes received so far in this attempt. */
   received: number;
@@ -28,16 +36,36 @@ export interface DownloadProgress {
   attempt: number;
 }
 
-/** Default {@link DownloadOptions.connectTimeoutMs}: 30 s. */
+/**
+ * Default {@link DownloadOptions.connectTimeoutMs}: 30 s.
+ *
+ * @category Data
+ */
 export const DOWNLOAD_CONNECT_TIMEOUT_MS = 30_000;
-/** Default {@link DownloadOptions.idleTimeoutMs}: 60 s. */
+/**
+ * Default {@link DownloadOptions.idleTimeoutMs}: 60 s.
+ *
+ * @category Data
+ */
 export const DOWNLOAD_IDLE_TIMEOUT_MS = 60_000;
-/** Default {@link DownloadOptions.deadlineMs}: 1 hour. */
+/**
+ * Default {@link DownloadOptions.deadlineMs}: 1 hour.
+ *
+ * @category Data
+ */
 export const DOWNLOAD_DEADLINE_MS = 3_600_000;
-/** Default {@link DownloadOptions.maxBytes}: 1 GiB (the official archives are 161–178 MB). */
+/**
+ * Default {@link DownloadOptions.maxBytes}: 1 GiB (the official archives are 161–178 MB).
+ *
+ * @category Data
+ */
 export const DOWNLOAD_MAX_BYTES = 1 << 30;
 
-/** Options of {@link downloadCifar}. */
+/**
+ * Options of {@link downloadCifar}.
+ *
+ * @category Data
+ */
 export interface DownloadOptions {
   /** Which dataset (default 'cifar10'). */
   variant?: CifarVariant;
@@ -78,7 +106,11 @@ export interface DownloadOptions {
   /** Ignore a cached copy and download again. */
   force?: boolean;
 }
-/** The default cache folder: `$XDG_CACHE_HOME/vit-tfjs` or `~/.cache/vit-tfjs`. */
+/**
+ * The default cache folder: `$XDG_CACHE_HOME/vit-tfjs` or `~/.cache/vit-tfjs`.
+ *
+ * @category Data
+ */
 export function defaultCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   return path.join(xdg != null && xdg !== '' ? xdg : path.join(os.homedir(), '.cache'), 'vit-tfjs');
@@ -289,6 +321,8 @@ function fetchToFile(
  * ```ts
  * const file = await downloadCifar({ variant: 'cifar10', onProgress: (p) => console.log(p.received, p.total) });
  * ```
+ *
+ * @category Data
  */
 export async function downloadCifar(options: DownloadOptions = {}): Promise<string> {
   const variant = options.variant ?? 'cifar10';

@@ -4,7 +4,11 @@ import { createGunzip } from 'zlib';
 import { CifarAssembler, CifarTarReader, cifarLayout, type CifarDataset, type CifarFormat, type CifarVariant } from 'vit-tfjs';
 import { type DownloadOptions, downloadCifar } from './download';
 
-/** Options of {@link loadCifar10} and {@link loadCifar100}. */
+/**
+ * Options of {@link loadCifar10} and {@link loadCifar100}.
+ *
+ * @category Data
+ */
 export interface LoadCifarOptions extends Omit<DownloadOptions, 'variant' | 'format'> {
   /**
    * Where the data comes from:
@@ -71,6 +75,8 @@ async function openRegularFile(file: string, what: string): Promise<{ fh: fs.Fil
  * its tar header is checked against the format before anything is allocated, the decompressed stream is bounded
  * (1 GiB) and reading stops at the tar end marker; time is linear in the data read, memory is the dataset plus one
  * raw batch. Errors name the file and the entry inside the archive.
+ *
+ * @category Data
  */
 export async function readCifarArchiveFile(
   file: string,
@@ -116,6 +122,8 @@ export async function readCifarArchiveFile(
  * Reads an unpacked official CIFAR folder (or a folder holding one). Each batch file must be a regular file (a
  * directory, FIFO or device in its place is refused by type, without reading or blocking) whose size the format
  * allows (checked before reading); errors name the path and say what was expected.
+ *
+ * @category Data
  */
 export async function readCifarDirectory(
   dir: string,
@@ -203,6 +211,8 @@ async function loadCifar(variant: CifarVariant, options: LoadCifarOptions): Prom
  * const { train, test, classNames } = await loadCifar10({ source: 'data/cifar-10-binary.tar.gz' });
  * // train.images: Uint8Array of 50000*32*32*3, train.shape [50000, 32, 32, 3], train.labels: Uint8Array
  * ```
+ *
+ * @category Data
  */
 export function loadCifar10(options: LoadCifarOptions): Promise<CifarDataset> {
   return loadCifar('cifar10', options);
@@ -211,6 +221,8 @@ export function loadCifar10(options: LoadCifarOptions): Promise<CifarDataset> {
 /**
  * Loads CIFAR-100 (fine `labels` and `coarseLabels`, `classNames` and `coarseClassNames`); same sources as
  * {@link loadCifar10}.
+ *
+ * @category Data
  */
 export function loadCifar100(options: LoadCifarOptions): Promise<CifarDataset> {
   return loadCifar('cifar100', options);

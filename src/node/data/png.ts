@@ -8,6 +8,8 @@ import { writeFileAtomic } from '../atomic_write';
  * ```ts
  * await writeImageGridPng('sample.png', train.images, train.shape, { indices: [0, 1, 2, 3], scale: 4 });
  * ```
+ *
+ * @category Data
  */
 export async function writeImageGridPng(
   file: string,

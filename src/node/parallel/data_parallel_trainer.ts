@@ -16,7 +16,11 @@ import {
 } from 'vit-tfjs';
 import { slotView, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
-/** Options of {@link DataParallelTrainer.create}. */
+/**
+ * Options of {@link DataParallelTrainer.create}.
+ *
+ * @category Training
+ */
 export interface DataParallelOptions {
   /**
    * Threads that share each batch, this one included (so `threads - 1` worker threads are started). Default:
@@ -124,6 +128,8 @@ function defaultWorkerScript(): { file: string; eval: boolean } {
 /**
  * The thread count {@link DataParallelTrainer} uses by default on the active backend: every core (at most 8) for
  * wasm and cpu, which compute on one thread each in Node; 1 for tfjs-node, which uses every core itself.
+ *
+ * @category Training
  */
 export function defaultThreadCount(): number {
   return tf.getBackend() === 'tensorflow' ? 1 : Math.min(8, availableParallelism());
@@ -153,6 +159,8 @@ function shareSizes(n: number, parts: number): number[] {
  * outputs.dispose();
  * await trainer.dispose();
  * ```
+ *
+ * @category Training
  */
 export class DataParallelTrainer {
   /** Threads that share each batch (this one included). */

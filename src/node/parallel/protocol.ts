@@ -5,7 +5,11 @@
  * same copy); inputs go to each worker with its message, gradients and outputs come back transferred.
  */
 
-/** Where one weight of the model lies in the shared weight buffer (in 4-byte elements). */
+/**
+ * Where one weight of the model lies in the shared weight buffer (in 4-byte elements).
+ *
+ * @category Training
+ */
 export interface WeightSlot {
   name: string;
   shape: number[];
@@ -15,12 +19,20 @@ export interface WeightSlot {
   trainable: boolean;
 }
 
-/** The part of the shared weight buffer that holds `slot`. */
+/**
+ * The part of the shared weight buffer that holds `slot`.
+ *
+ * @category Training
+ */
 export function slotView(buffer: SharedArrayBuffer, slot: WeightSlot): Float32Array | Int32Array {
   return slot.dtype === 'int32' ? new Int32Array(buffer, slot.offset * 4, slot.size) : new Float32Array(buffer, slot.offset * 4, slot.size);
 }
 
-/** Trainer → worker: build the model. */
+/**
+ * Trainer → worker: build the model.
+ *
+ * @category Training
+ */
 export interface InitMessage {
   type: 'init';
   /** tfjs backend name to activate ('wasm', 'cpu', 'tensorflow'). */
@@ -36,7 +48,11 @@ export interface InitMessage {
   imports: string[];
 }
 
-/** Trainer → worker: gradients of a share of a batch. */
+/**
+ * Trainer → worker: gradients of a share of a batch.
+ *
+ * @category Training
+ */
 export interface StepMessage {
   type: 'step';
   id: number;
@@ -51,7 +67,11 @@ export interface StepMessage {
   seed: number;
 }
 
-/** Worker → trainer. */
+/**
+ * Worker → trainer.
+ *
+ * @category Training
+ */
 export type WorkerReply =
   | { type: 'ready' }
   | {
@@ -65,5 +85,9 @@ export type WorkerReply =
     }
   | { type: 'error'; id?: number; message: string };
 
-/** Trainer → worker. */
+/**
+ * Trainer → worker.
+ *
+ * @category Training
+ */
 export type TrainerMessage = InitMessage | StepMessage;

@@ -3,7 +3,11 @@ import * as path from 'path';
 import type { CheckpointState, CheckpointStore, EncodedWeights, TrainingCheckpoint } from 'vit-tfjs';
 import { fileIO } from '../file_io';
 
-/** File names inside a {@link FileCheckpointStore} folder. */
+/**
+ * File names inside a {@link FileCheckpointStore} folder.
+ *
+ * @category Training
+ */
 export const CHECKPOINT_FILES = {
   /** The model, in `fileIO`'s layout (with `weights.bin`): loadable with `tf.loadLayersModel(fileIO(folder))`. */
   model: 'model.json',
@@ -48,6 +52,8 @@ function toArrayBuffer(b: Buffer): ArrayBuffer {
  * import { fileCheckpointStore } from 'vit-tfjs/node';
  * await fitViT(model, data, { epochs: 10, checkpoint: fileCheckpointStore('runs/a/checkpoint'), resume: 'auto' });
  * ```
+ *
+ * @category Training
  */
 export class FileCheckpointStore implements CheckpointStore {
   /** The checkpoint folder (absolute). */
@@ -146,6 +152,8 @@ export class FileCheckpointStore implements CheckpointStore {
  * ```ts
  * await fitViT(model, data, { epochs: 10, checkpoint: fileCheckpointStore('runs/a/checkpoint'), resume: 'auto' });
  * ```
+ *
+ * @category Training
  */
 export function fileCheckpointStore(dir: string): FileCheckpointStore {
   return new FileCheckpointStore(dir);

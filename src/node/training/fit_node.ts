@@ -4,7 +4,11 @@ import { fileCheckpointStore } from './checkpoint_store';
 import { progressBar } from './progress';
 import { dataParallelTrainer } from './trainer';
 
-/** Options of {@link fitViTNode}: {@link FitViTOptions} with Node's defaults. */
+/**
+ * Options of {@link fitViTNode}: {@link FitViTOptions} with Node's defaults.
+ *
+ * @category Training
+ */
 export interface FitViTNodeOptions extends Omit<FitViTOptions, 'checkpoint' | 'progress'> {
   /** Threads that share each batch (`dataParallelTrainer`), or `'auto'` (default); ignored when `trainer` is given. */
   threads?: number | 'auto';
@@ -26,6 +30,8 @@ export interface FitViTNodeOptions extends Omit<FitViTOptions, 'checkpoint' | 'p
  *   checkpoint: 'runs/a/checkpoint', resume: 'auto',
  * });
  * ```
+ *
+ * @category Training
  */
 export function fitViTNode(model: tfl.LayersModel, data: FitData, options: FitViTNodeOptions = {}): Promise<FitHistory> {
   const { threads, checkpoint, progress, ...rest } = options;

@@ -1,7 +1,11 @@
 import { SingleBar } from 'cli-progress';
 import type { FitProgress } from 'vit-tfjs';
 
-/** Options of {@link progressBar}. */
+/**
+ * Options of {@link progressBar}.
+ *
+ * @category Training
+ */
 export interface ProgressBarOptions {
   /** Where to draw; default `process.stderr`. */
   stream?: NodeJS.WriteStream;
@@ -23,6 +27,8 @@ function fmt(v: number | undefined): string {
  * import { progressBar } from 'vit-tfjs/node';
  * await fitViT(model, data, { epochs: 5, progress: progressBar() });
  * ```
+ *
+ * @category Training
  */
 export function progressBar(options: ProgressBarOptions = {}): FitProgress | undefined {
   const stream = options.stream ?? process.stderr;

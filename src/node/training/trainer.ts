@@ -1,7 +1,11 @@
 import type { BatchTrainerFactory } from 'vit-tfjs';
 import { DataParallelTrainer, defaultThreadCount } from '../parallel/data_parallel_trainer';
 
-/** Options of {@link dataParallelTrainer}. */
+/**
+ * Options of {@link dataParallelTrainer}.
+ *
+ * @category Training
+ */
 export interface DataParallelTrainerOptions {
   /** Threads that share each batch, or `'auto'` (default): {@link defaultThreadCount}. */
   threads?: number | 'auto';
@@ -19,6 +23,8 @@ export interface DataParallelTrainerOptions {
  * import { dataParallelTrainer } from 'vit-tfjs/node';
  * await fitViT(model, data, { epochs: 5, trainer: dataParallelTrainer({ threads: 4 }) });
  * ```
+ *
+ * @category Training
  */
 export function dataParallelTrainer(options: DataParallelTrainerOptions = {}): BatchTrainerFactory {
   const requested = options.threads ?? 'auto';

@@ -8,7 +8,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerSimdKernel } from './simd';
 
-/** Kernel name of the mask. */
+/**
+ * Kernel name of the mask.
+ *
+ * @category Ops
+ */
 export const DROPOUT_MASK_KERNEL = 'VitTfjsDropoutMask';
 
 registerSimdKernel(DROPOUT_MASK_KERNEL, ({ simd, backend, address }, _inputs, attrs) => {

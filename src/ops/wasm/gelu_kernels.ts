@@ -8,7 +8,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerSimdKernel } from './simd';
 
-/** Kernel names of GELU and its gradient. */
+/**
+ * Kernel names of GELU and its gradient.
+ *
+ * @category Ops
+ */
 export const GELU_KERNEL = 'VitTfjsGelu';
 export const GELU_GRAD_KERNEL = 'VitTfjsGeluGrad';
 

@@ -9,7 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerSimdKernel } from './simd';
 
-/** Kernel names of the normalization and its gradient. */
+/**
+ * Kernel names of the normalization and its gradient.
+ *
+ * @category Ops
+ */
 export const LAYER_NORM_KERNEL = 'VitTfjsLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'VitTfjsLayerNormGrad';
 

@@ -7,7 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerSimdKernel } from './simd';
 
-/** Kernel name of the strided product. */
+/**
+ * Kernel name of the strided product.
+ *
+ * @category Ops
+ */
 export const STRIDED_MATMUL_KERNEL = 'VitTfjsStridedMatMul';
 
 /**
