@@ -62,9 +62,11 @@ function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTens
  * starting point (see {@link VIT_PRESETS}) and every other option overrides one of its values (see
  * {@link ViTClassifierOptions}; invalid values throw an error naming the option).
  *
- * Layer names: `normalization`, `resizing`, `random_flip`, `random_rotation`, `random_zoom` (or the augmentation
- * layers given), `patches`, `patch_encoder`, `block_1` … `block_N`, `final_norm`,
- * `flatten` | `token_pooling`, `repr_dropout`, `mlp_head`, `logits`.
+ * Layer names (a test checks them): `image` (input), `input_norm` (unless `normalization: false`), `resizing` (when
+ * the image size differs from the input's), `flip`, `rotation`, `zoom` (the preset's augmentation; layers you pass
+ * keep their names), `patches`, `patch_embed`, `block_1` … `block_N`, `norm`, `flatten` (representation `'flatten'`)
+ * or `pool` (`'gap'`, `'cls'`), `dropout` (when `representationDropout` > 0), `mlp_head` (when `mlpHeadUnits` is not
+ * empty), `logits`.
  *
  * The `Normalization` layer starts as the identity unless `normalization: { mean, variance }` is given; adapt it to
  * the training images with {@link adaptNormalization} before training. Train with
@@ -73,15 +75,8 @@ function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTens
  * @example
  * ```ts
  * const model = createViTClassifier({ preset: 'vit-cifar-tiny', seed: 42 });
- * await adaptNormalization(model, trainImages);
- * model.compile({
- *   optimizer: new AdamW({ learningRate: 1e-3, weightDecay: 1e-4 }),
- *   loss: sparseCategoricalCrossentropyFromLogits,
- *   metrics: [sparseCategoricalAccuracy, sparseTopKAccuracy(5)],
- * });
- * const history = await model.fit(trainImages, trainLabels, {
- *   epochs: 10, batchSize: 256, validationSplit: 0.1, callbacks: [keepBestWeights()],
- * });
+ * await adaptNormalization(model, trainImages);            // [n, 32, 32, 3] raw pixels
+ * const history = await fitViT(model, { images, labels }, { epochs: 10, batchSize: 256, validationSplit: 0.1 });
  * // history.history: loss, accuracy, top-5-accuracy, val_loss, val_accuracy, val_top-5-accuracy
  * ```
  *
