@@ -63,6 +63,8 @@ export interface BatchTrainerOptions {
   loss: FitLoss;
   /** Whether the loss is the default one (sparse categorical cross-entropy from logits). */
   defaultLoss: boolean;
+  /** Skip the update of a batch whose loss is not finite (see {@link FitViTOptions.nonFiniteLoss}). */
+  skipNonFinite: boolean;
 }
 
 /**
@@ -228,6 +230,16 @@ export interface FitViTOptions {
   signal?: { readonly aborted: boolean };
   /** Receives warnings (e.g. a resume with another thread count); default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * What a batch whose loss is NaN or ±Infinity does (a bad batch, or a diverging run):
+   * - `'stop'` (default): training stops before that update (Keras's `TerminateOnNaN` stops after it); the partial
+   *   epoch is dropped, the status is `'non-finite-loss'`, and the model keeps the last finite weights (the best ones
+   *   with `bestWeights`);
+   * - `'skip'`: the update is skipped (weights and optimizer state untouched), the batch left out of the epoch's
+   *   means, and the epoch's count of skipped batches reported through `onWarning`;
+   * - `'apply'`: the update is applied as tfjs and Keras do, which makes every weight NaN.
+   */
+  nonFiniteLoss?: 'stop' | 'skip' | 'apply';
 }
 
 /**
@@ -240,8 +252,12 @@ export interface FitHistory {
   epoch: number[];
   /** Per-epoch value of each log key (`loss`, metric names, `val_` keys), as Keras's `history.history`. */
   history: Record<string, number[]>;
-  /** `'completed'`, `'stopped-early'` (early stopping), or `'interrupted'` (the signal; a partial epoch is dropped). */
-  status: 'completed' | 'stopped-early' | 'interrupted';
+  /**
+   * `'completed'`, `'stopped-early'` (early stopping), `'interrupted'` (the signal; a partial epoch is dropped), or
+   * `'non-finite-loss'` (a batch's loss was NaN or ±Infinity with `nonFiniteLoss: 'stop'`; its update was not applied
+   * and the partial epoch is dropped, so the model and the last checkpoint hold the last finite weights).
+   */
+  status: 'completed' | 'stopped-early' | 'interrupted' | 'non-finite-loss';
   /** Epochs taken from the checkpoint (0 for a fresh run). */
   initialEpoch: number;
   /** The best epoch (0-based), or -1 without `bestWeights`. */
@@ -291,7 +307,7 @@ export function defaultMicroBatchSize(model: tfl.LayersModel, batchSize: number)
 async function inThreadTrainer(model: tfl.LayersModel, optimizer: tf.Optimizer, options: BatchTrainerOptions): Promise<BatchTrainer> {
   return {
     threads: 1,
-    step: (x, y) => trainStep(model, optimizer, x, y, { microBatchSize: options.microBatchSize, loss: options.loss }),
+    step: (x, y) => trainStep(model, optimizer, x, y, { microBatchSize: options.microBatchSize, loss: options.loss, skipNonFinite: options.skipNonFinite }),
     dispose: () => undefined,
   };
 }
@@ -386,6 +402,8 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
   }
   const callbacks = options.callbacks == null ? [] : Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks];
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const nonFiniteLoss = options.nonFiniteLoss ?? 'stop';
+  assertOneOf('fitViT: nonFiniteLoss', nonFiniteLoss, ['stop', 'skip', 'apply'] as const);
   const numClasses = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
 
   // --- data ---
@@ -494,6 +512,7 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
       microBatchSize,
       loss: lossFn,
       defaultLoss: lossFn === sparseCategoricalCrossentropyFromLogits,
+      skipNonFinite: nonFiniteLoss !== 'apply',
     });
     const threads = trainer.threads ?? 1;
     if (resuming != null && resuming.state.threads !== threads) {
@@ -527,6 +546,7 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
         const sums = new Float64Array(logKeys.length);
         let seen = 0;
         let step = 0;
+        let skippedSteps = 0;
         for await (const { batch, owned } of iterateBatches(train, epoch, batchSize, order, 'fitViT: data')) {
           // Let the event loop run (signals, timers, output): the awaits of a cpu or wasm step resolve as microtasks.
           await yieldToEventLoop();
@@ -535,8 +555,23 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
             status = 'interrupted';
             break;
           }
-          const values = await runStep(trainer, batch, owned, metrics);
+          const { values, skipped } = await runStep(trainer, batch, owned, metrics);
           const size = batch.x.shape[0];
+          if (skipped || !Number.isFinite(values[0])) {
+            if (nonFiniteLoss === 'stop') {
+              warn(
+                `fitViT: the loss of epoch ${epoch + 1}, batch ${step + 1} is ${values[0]}: training stops before that update ` +
+                  `(nonFiniteLoss: 'stop'); the partial epoch is dropped`,
+              );
+              status = 'non-finite-loss';
+              break;
+            }
+            if (nonFiniteLoss === 'skip') {
+              skippedSteps++;
+              step++;
+              continue;
+            }
+          }
           for (let k = 0; k < values.length; k++) sums[k] += values[k] * size;
           seen += size;
           step++;
@@ -548,8 +583,9 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
           }
         }
         options.progress?.onEpochEnd();
-        if (status === 'interrupted') break;
-        if (seen === 0) throw new Error(`fitViT: data yielded no batches in epoch ${epoch + 1} (pass a function (epoch) => batches for a one-shot iterable)`);
+        if (status === 'interrupted' || status === 'non-finite-loss') break;
+        if (skippedSteps > 0) warn(`fitViT: epoch ${epoch + 1}: ${skippedSteps} of ${step} batches had a non-finite loss and were skipped (nonFiniteLoss: 'skip')`);
+        if (seen === 0 && skippedSteps === 0) throw new Error(`fitViT: data yielded no batches in epoch ${epoch + 1} (pass a function (epoch) => batches for a one-shot iterable)`);
 
         const logs: Record<string, number> = Object.fromEntries(logKeys.map((k, i) => [k, sums[i] / seen]));
         if (validation != null) {
@@ -603,8 +639,16 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
   }
 }
 
-/** One optimizer step and the batch's mean loss and metrics; disposes what it made (and the batch when owned). */
-async function runStep(trainer: BatchTrainer, batch: { x: tf.Tensor; y: tf.Tensor }, owned: boolean, metrics: MetricFunction[]): Promise<number[]> {
+/**
+ * One optimizer step and the batch's mean loss and metrics (and whether the trainer skipped the update); disposes
+ * what it made (and the batch when owned).
+ */
+async function runStep(
+  trainer: BatchTrainer,
+  batch: { x: tf.Tensor; y: tf.Tensor },
+  owned: boolean,
+  metrics: MetricFunction[],
+): Promise<{ values: number[]; skipped: boolean }> {
   let outputs: tf.Tensor | null = null;
   try {
     const x = batch.x.dtype === 'float32' ? batch.x : tf.cast(batch.x, 'float32');
@@ -613,11 +657,12 @@ async function runStep(trainer: BatchTrainer, batch: { x: tf.Tensor; y: tf.Tenso
       const r = await trainer.step(x, y);
       outputs = r.outputs;
       const out = outputs;
-      if (metrics.length === 0) return [r.loss];
+      const skipped = r.skipped === true;
+      if (metrics.length === 0) return { values: [r.loss], skipped };
       const m = tf.tidy(() => tf.stack(metrics.map((fn) => tf.mean(fn(y, out)))));
       const values = Array.from(await m.data());
       m.dispose();
-      return [r.loss, ...values];
+      return { values: [r.loss, ...values], skipped };
     } finally {
       if (x !== batch.x) x.dispose();
       if (y !== batch.y) y.dispose();

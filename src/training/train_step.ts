@@ -91,6 +91,22 @@ export interface TrainStepOptions {
    * the labels are checked first (class indices in `[0, numClasses)`, see {@link checkSparseLabels}).
    */
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+  /** See {@link ApplyGradientsOptions.skipNonFinite}. Default false (the update is applied, as tfjs does). */
+  skipNonFinite?: boolean;
+}
+
+/**
+ * Options of {@link applyAccumulatedGradients}.
+ *
+ * @category Training
+ */
+export interface ApplyGradientsOptions {
+  /**
+   * Skip the update when the batch loss is NaN or ±Infinity: the weights and the optimizer's state stay as they were
+   * (its step count too) and the result says `skipped: true`. Without it a single such batch turns every weight into
+   * NaN. (Keras has no such option; its `TerminateOnNaN` callback stops training after the update.)
+   */
+  skipNonFinite?: boolean;
 }
 
 /**
@@ -103,6 +119,8 @@ export interface TrainStepResult {
   loss: number;
   /** The model's outputs for the batch (before the update), [batch, ...]; the caller disposes it. */
   outputs: tf.Tensor;
+  /** True when the update was skipped because the loss was not finite (see {@link ApplyGradientsOptions.skipNonFinite}). */
+  skipped?: boolean;
 }
 
 /**
@@ -234,7 +252,7 @@ export function trainStep(
 ): TrainStepResult {
   const accumulated = accumulateGradients(model, x, y, options);
   try {
-    return applyAccumulatedGradients(model, optimizer, accumulated);
+    return applyAccumulatedGradients(model, optimizer, accumulated, { skipNonFinite: options.skipNonFinite });
   } catch (err) {
     throw explainOutOfMemory(err, 'trainStep', x.shape[0], options.microBatchSize ?? x.shape[0]);
   }
@@ -258,8 +276,13 @@ export function applyAccumulatedGradients(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
   accumulated: AccumulatedGradients,
+  options: ApplyGradientsOptions = {},
 ): TrainStepResult {
   const { gradients, loss, outputs } = accumulated;
+  if (options.skipNonFinite === true && !Number.isFinite(loss)) {
+    tf.dispose(gradients);
+    return { loss, outputs, skipped: true };
+  }
   try {
     optimizer.applyGradients(namedGradients(model, gradients));
   } catch (err) {

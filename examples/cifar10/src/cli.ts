@@ -3,6 +3,7 @@
  *
  *   npx tsx src/cli.ts --help
  */
+import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VIT_PRESET_NAMES, type ViTClassifierOptions, type ViTPresetName } from 'vit-tfjs';
@@ -160,7 +161,12 @@ async function main(argv: string[]): Promise<number> {
     stop.requested = true;
     console.error('\nInterrupted: stopping after this step (press Ctrl-C again to quit at once)');
   });
-  const result = await runTraining(cfg, { log: (l) => console.log(l), warn: (l) => console.error(l) }, stop);
+  // A run refused before it starts (bad data, backend, --resume) leaves no empty --out folder behind.
+  const outExisted = existsSync(cfg.out);
+  const result = await runTraining(cfg, { log: (l) => console.log(l), warn: (l) => console.error(l) }, stop).catch(async (err: unknown) => {
+    if (err instanceof UsageError && !outExisted) await fs.rmdir(cfg.out).catch(() => undefined); // only if still empty
+    throw err;
+  });
   if (result.status === 'interrupted') {
     console.error(
       `Stopped after ${result.epochsDone} complete epoch(s); ${path.join(cfg.out, OUT.checkpoint)} holds them: continue with --resume`,

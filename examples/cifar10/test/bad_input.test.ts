@@ -59,6 +59,16 @@ describe('examples/cifar10: bad input', () => {
     check();
   });
 
+  it('a run refused before it starts leaves no --out folder it created', async () => {
+    const parent = tempDir('bad-new');
+    dirs.push(parent);
+    const out = path.join(parent, 'new-run');
+    expectOneLine(await runCli([...QUICK, '--data', '/nonexistent/cifar', '--out', out]), /^error: --data: /);
+    expect(fs.existsSync(out)).toBe(false);
+    expectOneLine(await runCli([...QUICK, '--resume', '--out', out]), /^error: --resume: no checkpoint/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   it('an --out that cannot be written (a path through a file)', async () => {
     const { out, check } = outWithPrevious();
     dirs.push(out);

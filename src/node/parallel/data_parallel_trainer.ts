@@ -39,6 +39,8 @@ export interface DataParallelOptions {
   imports?: string[];
   /** The worker script; default the one shipped next to this module (`parallel-worker.cjs` / `.mjs`). */
   workerScript?: string;
+  /** Skip the update of a batch whose loss is not finite (see `ApplyGradientsOptions.skipNonFinite` of vit-tfjs). */
+  skipNonFinite?: boolean;
 }
 
 interface Pending {
@@ -252,7 +254,9 @@ export class DataParallelTrainer {
     if (y.shape[0] !== batch) throw new Error(`DataParallelTrainer.step: x has ${batch} examples but y has ${y.shape[0]}`);
     if (x.dtype !== 'float32') throw new Error(`DataParallelTrainer.step: x must be float32, got ${x.dtype}`);
     if (y.dtype !== 'float32' && y.dtype !== 'int32') throw new Error(`DataParallelTrainer.step: y must be int32 or float32, got ${y.dtype}`);
-    if (this.threads === 1) return trainStep(this.model, this.optimizer, x, y, { microBatchSize: this.options.microBatchSize });
+    if (this.threads === 1) {
+      return trainStep(this.model, this.optimizer, x, y, { microBatchSize: this.options.microBatchSize, skipNonFinite: this.options.skipNonFinite });
+    }
 
     const sizes = shareSizes(batch, this.threads);
     const seeds = sizes.map(() => globalRandom().nextSeed());
@@ -313,7 +317,7 @@ export class DataParallelTrainer {
     const outputs = tf.tidy(() => tf.concat([mine.outputs, ...results.map((r) => tf.tensor(r.outputs, r.outputsShape, 'float32'))], 0));
     tf.dispose([...mine.gradients, mine.outputs]);
     const loss = results.reduce((sum, r) => sum + r.loss, mine.loss);
-    return applyAccumulatedGradients(this.model, this.optimizer, { gradients, loss, outputs });
+    return applyAccumulatedGradients(this.model, this.optimizer, { gradients, loss, outputs }, { skipNonFinite: this.options.skipNonFinite });
   }
 
   /** Stops the worker threads. The model and optimizer stay usable on this thread. */
