@@ -31,3 +31,21 @@ export async function writeFileAtomic(filePath: string, data: string | Uint8Arra
     throw err;
   }
 }
+
+/**
+ * Writes `data` to a new file and flushes it to disk before returning (for files inside a folder that is swapped
+ * into place as a whole). `files` is the file system to use (tests inject one that counts operations). @internal
+ */
+export async function writeFileSynced(
+  file: string,
+  data: string | Uint8Array,
+  files: { open: typeof fs.open } = fs,
+): Promise<void> {
+  const handle = await files.open(file, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -2,6 +2,7 @@ import { promises as nodeFs } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileSynced } from './atomic_write';
 
 /**
  * File name of the model description, as tfjs-node's `file://` handler writes it.
@@ -91,15 +92,6 @@ async function entriesOf(fs: FileIOFileSystem, dir: string): Promise<string[] | 
   }
 }
 
-async function writeAndSync(fs: FileIOFileSystem, file: string, data: Uint8Array | string): Promise<void> {
-  const handle = await fs.open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Flushes a folder's entries (the renames and new files in it) to disk; a no-op where folders cannot be opened. */
 async function syncFolder(fs: FileIOFileSystem, dir: string): Promise<void> {
@@ -177,8 +169,8 @@ async function saveArtifacts(fs: FileIOFileSystem, location: string, artifacts: 
   const tmp = path.join(parent, `${base}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
     await fs.mkdir(tmp);
-    await writeAndSync(fs, path.join(tmp, WEIGHTS_BIN_FILENAME), new Uint8Array(weightBytes));
-    await writeAndSync(fs, path.join(tmp, MODEL_JSON_FILENAME), jsonText);
+    await writeFileSynced(path.join(tmp, WEIGHTS_BIN_FILENAME), new Uint8Array(weightBytes), fs);
+    await writeFileSynced(path.join(tmp, MODEL_JSON_FILENAME), jsonText, fs);
     await syncFolder(fs, tmp);
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);

@@ -2,6 +2,7 @@ import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import type { CheckpointState, CheckpointStore, EncodedWeights, TrainingCheckpoint } from 'vit-tfjs';
 import { fileIO } from '../file_io';
+import { writeFileSynced } from '../atomic_write';
 
 /**
  * File names inside a {@link FileCheckpointStore} folder.
@@ -25,15 +26,6 @@ interface StateFile extends CheckpointState {
   bestWeights: { specs: EncodedWeights['specs'] } | null;
 }
 
-async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await fs.open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -123,16 +115,16 @@ export class FileCheckpointStore implements CheckpointStore {
     const tmp = path.join(staging, 'checkpoint');
     // The model first: fileIO creates (or replaces) its folder; the other files follow, state.json last.
     await fileIO(tmp).save!(checkpoint.model);
-    await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizer), new Uint8Array(checkpoint.optimizer.data));
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.optimizer), new Uint8Array(checkpoint.optimizer.data));
     if (checkpoint.bestWeights != null) {
-      await writeSynced(path.join(tmp, CHECKPOINT_FILES.bestWeights), new Uint8Array(checkpoint.bestWeights.data));
+      await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.bestWeights), new Uint8Array(checkpoint.bestWeights.data));
     }
     const state: StateFile = {
       ...checkpoint.state,
       optimizer: { specs: checkpoint.optimizer.specs },
       bestWeights: checkpoint.bestWeights == null ? null : { specs: checkpoint.bestWeights.specs },
     };
-    await writeSynced(path.join(tmp, CHECKPOINT_FILES.state), JSON.stringify(state));
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.state), JSON.stringify(state));
     // Swap: a kill between the renames leaves <name>.old, which load takes. Remove an old one only while the
     // checkpoint itself exists (otherwise the old one is the only whole checkpoint).
     if (existsSync(this.location)) {
