@@ -126,6 +126,7 @@ export {
   type AccumulateGradientsOptions,
   type AccumulatedGradients,
   type TrainStepOptions,
+  type ApplyGradientsOptions,
   type TrainStepResult,
   WasmOutOfMemoryError,
   accumulateGradients,

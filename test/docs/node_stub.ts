@@ -12,7 +12,7 @@ export * from '../../src/node/index';
 const SAMPLE = path.resolve(__dirname, '../../examples/cifar10/data/cifar-10-sample');
 
 /** Training and test images the stub returns. */
-export const STUB_SIZES = { train: 20, test: 10 } as const;
+export const STUB_SIZES = { train: 10, test: 10 } as const;
 
 function first(split: CifarSplit, n: number): CifarSplit {
   return { images: split.images.slice(0, n * CIFAR_IMAGE_BYTES), labels: split.labels.slice(0, n), shape: [n, 32, 32, 3] };
