@@ -112,7 +112,8 @@ export {
 } from './optimizers/schedules';
 
 // --- training: losses, metrics, callbacks, custom training steps ---
-export { sparseCategoricalCrossentropyFromLogits } from './training/losses';
+export { sparseCategoricalCrossentropyFromLogits, sparseCategoricalCrossentropyWithLabelSmoothing } from './training/losses';
+export { resolveTrainingFunction, trainingFunctionName } from './training/serialization';
 export { type MetricFunction, sparseCategoricalAccuracy, sparseTopKAccuracy } from './training/metrics';
 export { acceptSparseLabels } from './training/sparse_labels';
 export { type SparseLabelValues, checkSparseLabels } from './training/labels';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sparseLabelsOneHot } from './labels';
-import { registerTrainingFunction } from './serialization';
+import { assertInRange } from '../utils/validate';
+import { registerTrainingFunction, registerTrainingFunctionFactory } from './serialization';
 import { markSparseLabelLoss } from './sparse_labels';
 
 /**
@@ -43,3 +44,37 @@ export function sparseCategoricalCrossentropyFromLogits(yTrue: tf.Tensor, yPred:
   });
 }
 registerTrainingFunction(markSparseLabelLoss(sparseCategoricalCrossentropyFromLogits), 'sparseCategoricalCrossentropyFromLogits');
+
+/**
+ * {@link sparseCategoricalCrossentropyFromLogits} against smoothed targets: the one-hot label becomes
+ * `(1 − smoothing)·onehot + smoothing / numClasses`, so per example
+ * `logsumexp(logits) − (1 − smoothing)·logits[label] − smoothing · mean(logits)` — PyTorch's
+ * `CrossEntropyLoss(label_smoothing=smoothing)` and Keras's `CategoricalCrossentropy(from_logits=True,
+ * label_smoothing=smoothing)` on one-hot labels (Keras's sparse loss has no smoothing). `smoothing` 0 is the plain
+ * loss. Labels are checked as there, and a compiled model saves it by name with its parameter.
+ *
+ * @param smoothing The probability mass spread over all classes, in `[0, 1)`; 0.1 is the usual choice.
+ *
+ * @example
+ * ```ts
+ * await fitViT(model, data, { loss: sparseCategoricalCrossentropyWithLabelSmoothing(0.1) });
+ * ```
+ *
+ * @category Training
+ */
+export function sparseCategoricalCrossentropyWithLabelSmoothing(smoothing: number): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+  assertInRange('sparseCategoricalCrossentropyWithLabelSmoothing: smoothing', smoothing, 0, 1, { openHigh: true });
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor =>
+    tf.tidy(() => {
+      const logits = yPred.dtype === 'float32' ? yPred : tf.cast(yPred, 'float32');
+      const oneHot = sparseLabelsOneHot(yTrue, logits, 'sparseCategoricalCrossentropyWithLabelSmoothing');
+      const axis = logits.rank - 1;
+      const target = tf.add(tf.mul(oneHot, 1 - smoothing), smoothing / logits.shape[axis]);
+      return tf.sub(tf.logSumExp(logits, axis), tf.sum(tf.mul(logits, target), axis));
+    });
+  Object.defineProperty(loss, 'name', { value: `sparseCategoricalCrossentropyWithLabelSmoothing(${smoothing})` });
+  return registerTrainingFunction(markSparseLabelLoss(loss), 'sparseCategoricalCrossentropyWithLabelSmoothing', { smoothing });
+}
+registerTrainingFunctionFactory('sparseCategoricalCrossentropyWithLabelSmoothing', (params) =>
+  sparseCategoricalCrossentropyWithLabelSmoothing(Number(params.get('smoothing'))),
+);

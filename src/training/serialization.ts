@@ -52,9 +52,10 @@ export function registerTrainingFunctionFactory(name: string, factory: (params: 
 
 /**
  * The name under which a saved training config stores `fn` (e.g. `'vit>sparseTopKAccuracy?k=5&name=top-5-accuracy'`),
- * or `undefined` for a function the library did not make.
+ * or `undefined` for a function the library did not make. {@link resolveTrainingFunction} turns it back into the
+ * function (`DataParallelTrainer` sends a loss to its worker threads this way).
  *
- * @internal
+ * @category Training
  * @example
  * ```ts
  * trainingFunctionName(sparseCategoricalCrossentropyFromLogits); // 'vit>sparseCategoricalCrossentropyFromLogits'
@@ -71,7 +72,7 @@ export function trainingFunctionName(fn: unknown): string | undefined {
  * `resolveTrainingFunction('vit>sparseTopKAccuracy?k=3&name=top3')`. Throws for a `vit>` name it does not know
  * (a model saved by a newer version of the library) and for other names.
  *
- * @internal
+ * @category Training
  * @example
  * ```ts
  * const loss = resolveTrainingFunction('vit>sparseCategoricalCrossentropyFromLogits');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients, as the library's entry does
-import { sparseCategoricalCrossentropyFromLogits } from '../../src/training/losses';
+import { sparseCategoricalCrossentropyFromLogits, sparseCategoricalCrossentropyWithLabelSmoothing } from '../../src/training/losses';
+import { resolveTrainingFunction, trainingFunctionName } from '../../src/training/serialization';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
 
 /** float64 reference: per-example logsumexp(z) − z[label], with the max subtracted. */
@@ -101,4 +102,41 @@ it('sparseCategoricalCrossentropyFromLogits agrees on cpu and wasm', async () =>
     return out;
   });
   r.cpu.forEach((v, i) => expect(r.wasm[i]).toBeCloseTo(v, 4));
+});
+
+/** float64 reference of label smoothing: −Σ_k t_k · log softmax_k with t = (1 − ε)·onehot + ε/K. */
+function referenceSmoothed(logits: number[][], labels: number[], eps: number): number[] {
+  return logits.map((row, i) => {
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    return row.reduce((sum, z, k) => sum - ((k === labels[i] ? 1 - eps : 0) + eps / row.length) * (z - lse), 0);
+  });
+}
+
+describeBackends('sparseCategoricalCrossentropyWithLabelSmoothing', () => {
+  const logits = [
+    [2.5, -1, 0.3, 7],
+    [-3, 0, 0, 1.25],
+    [100, 90, -50, 0],
+  ];
+  const labels = [3, 1, 2];
+
+  it('matches −Σ t·log softmax with smoothed targets (float64), and is the plain loss at 0', () => {
+    for (const eps of [0, 0.1, 0.5]) {
+      const got = sparseCategoricalCrossentropyWithLabelSmoothing(eps)(tf.tensor1d(labels, 'int32'), tf.tensor2d(logits)).arraySync() as number[];
+      referenceSmoothed(logits, labels, eps).forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+    }
+    const plain = sparseCategoricalCrossentropyFromLogits(tf.tensor1d(labels, 'int32'), tf.tensor2d(logits)).arraySync();
+    expect(sparseCategoricalCrossentropyWithLabelSmoothing(0)(tf.tensor1d(labels, 'int32'), tf.tensor2d(logits)).arraySync()).toEqual(plain);
+  });
+
+  it('is stored by name with its parameter and resolves to the same loss; bad smoothing and labels are named', () => {
+    const loss = sparseCategoricalCrossentropyWithLabelSmoothing(0.1);
+    expect(trainingFunctionName(loss)).toBe('vit>sparseCategoricalCrossentropyWithLabelSmoothing?smoothing=0.1');
+    const again = resolveTrainingFunction(trainingFunctionName(loss) as string);
+    expect(again(tf.tensor1d(labels, 'int32'), tf.tensor2d(logits)).arraySync()).toEqual(loss(tf.tensor1d(labels, 'int32'), tf.tensor2d(logits)).arraySync());
+    expect(() => sparseCategoricalCrossentropyWithLabelSmoothing(1)).toThrow('sparseCategoricalCrossentropyWithLabelSmoothing: smoothing must be in [0, 1), got 1');
+    expect(() => sparseCategoricalCrossentropyWithLabelSmoothing(NaN)).toThrow(/got NaN/);
+    expect(() => loss(tf.tensor1d([0, 4, 1], 'int32'), tf.tensor2d(logits))).toThrow(/label 4 at position 1/);
+  });
 });

@@ -11,6 +11,7 @@ import {
   globalRandom,
   RandomGenerator,
   trainStep,
+  trainingFunctionName,
   type TrainStepResult,
   withRandomGenerator,
 } from 'vit-tfjs';
@@ -41,6 +42,12 @@ export interface DataParallelOptions {
   workerScript?: string;
   /** Skip the update of a batch whose loss is not finite (see `ApplyGradientsOptions.skipNonFinite` of vit-tfjs). */
   skipNonFinite?: boolean;
+  /**
+   * The per-example loss; default `sparseCategoricalCrossentropyFromLogits`. With more than one thread it must be one
+   * of the library's losses (the workers get it by its saved name, `trainingFunctionName`), e.g.
+   * `sparseCategoricalCrossentropyWithLabelSmoothing(0.1)`.
+   */
+  loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 }
 
 interface Pending {
@@ -207,6 +214,12 @@ export class DataParallelTrainer {
     if (micro != null && (!Number.isInteger(micro) || micro < 1)) {
       throw new Error(`DataParallelTrainer: microBatchSize must be a positive integer, got ${micro}`);
     }
+    if (threads > 1 && options.loss != null && trainingFunctionName(options.loss) == null) {
+      throw new Error(
+        `DataParallelTrainer: the loss '${options.loss.name || 'anonymous'}' cannot be sent to worker threads: with threads > 1 ` +
+          'use one of the library\'s losses (e.g. sparseCategoricalCrossentropyWithLabelSmoothing), or threads: 1',
+      );
+    }
     const trainer = new DataParallelTrainer(model, optimizer, options, threads);
     if (threads > 1) await trainer.startWorkers();
     return trainer;
@@ -225,6 +238,7 @@ export class DataParallelTrainer {
         slots: this.slots,
         weights: this.weightBuffer,
         microBatchSize: this.options.microBatchSize,
+        loss: this.options.loss != null ? trainingFunctionName(this.options.loss) : undefined,
         imports: this.options.imports ?? [],
       });
     }
@@ -255,7 +269,11 @@ export class DataParallelTrainer {
     if (x.dtype !== 'float32') throw new Error(`DataParallelTrainer.step: x must be float32, got ${x.dtype}`);
     if (y.dtype !== 'float32' && y.dtype !== 'int32') throw new Error(`DataParallelTrainer.step: y must be int32 or float32, got ${y.dtype}`);
     if (this.threads === 1) {
-      return trainStep(this.model, this.optimizer, x, y, { microBatchSize: this.options.microBatchSize, skipNonFinite: this.options.skipNonFinite });
+      return trainStep(this.model, this.optimizer, x, y, {
+        microBatchSize: this.options.microBatchSize,
+        skipNonFinite: this.options.skipNonFinite,
+        loss: this.options.loss,
+      });
     }
 
     const sizes = shareSizes(batch, this.threads);
@@ -295,7 +313,7 @@ export class DataParallelTrainer {
       const ys = tf.slice(y, 0, sizes[0]);
       try {
         own = withRandomGenerator(new RandomGenerator(seeds[0]), () =>
-          accumulateGradients(this.model, xs, ys, { microBatchSize: this.options.microBatchSize, totalBatchSize: batch }),
+          accumulateGradients(this.model, xs, ys, { microBatchSize: this.options.microBatchSize, totalBatchSize: batch, loss: this.options.loss }),
         );
       } finally {
         tf.dispose([xs, ys]);

@@ -44,6 +44,8 @@ export interface InitMessage {
   /** All weights of the model, rewritten by the trainer before each step. */
   weights: SharedArrayBuffer;
   microBatchSize?: number;
+  /** The loss by its saved name (`trainingFunctionName`); absent: the default loss. */
+  loss?: string;
   /** Modules to import before the model is built (custom layers). */
   imports: string[];
 }

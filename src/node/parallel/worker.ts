@@ -7,7 +7,7 @@ import { parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 // The library's index registers every layer class, so that the topology deserializes.
-import { accumulateGradients, RandomGenerator, withRandomGenerator } from 'vit-tfjs';
+import { accumulateGradients, RandomGenerator, resolveTrainingFunction, withRandomGenerator } from 'vit-tfjs';
 import { selectBackend } from '../backend';
 import { slotView, type InitMessage, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
@@ -16,6 +16,7 @@ interface WorkerState {
   slots: WeightSlot[];
   weights: SharedArrayBuffer;
   microBatchSize?: number;
+  loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 }
 
 let state: WorkerState | null = null;
@@ -43,7 +44,8 @@ async function init(msg: InitMessage): Promise<void> {
       throw new Error(`weight ${i} ('${w.name}') of the rebuilt model does not match the trainer's ('${slot.name}')`);
     }
   });
-  state = { model, slots: msg.slots, weights: msg.weights, microBatchSize: msg.microBatchSize };
+  const loss = msg.loss != null ? resolveTrainingFunction(msg.loss) : undefined;
+  state = { model, slots: msg.slots, weights: msg.weights, microBatchSize: msg.microBatchSize, loss };
 }
 
 function loadWeights(s: WorkerState): void {
@@ -64,7 +66,7 @@ function step(msg: StepMessage): void {
   const y = tf.tensor(msg.y, msg.yShape, msg.yDtype);
   try {
     const result = withRandomGenerator(new RandomGenerator(msg.seed), () =>
-      accumulateGradients(s.model, x, y, { microBatchSize: s.microBatchSize, totalBatchSize: msg.totalBatchSize }),
+      accumulateGradients(s.model, x, y, { microBatchSize: s.microBatchSize, totalBatchSize: msg.totalBatchSize, loss: s.loss }),
     );
     const gradients = result.gradients.map((g) => Float32Array.from(g.dataSync() as Float32Array));
     const outputs = Float32Array.from(result.outputs.dataSync() as Float32Array);

@@ -31,11 +31,14 @@ export function dataParallelTrainer(options: DataParallelTrainerOptions = {}): B
   if (requested !== 'auto' && (!Number.isInteger(requested) || requested < 1)) {
     throw new Error(`dataParallelTrainer: threads must be a positive integer or 'auto', got ${String(requested)}`);
   }
-  return async (model, optimizer, { microBatchSize, defaultLoss, skipNonFinite }) => {
+  return async (model, optimizer, { microBatchSize, loss, defaultLoss, skipNonFinite }) => {
     const threads = requested === 'auto' ? defaultThreadCount() : requested;
-    if (threads > 1 && !defaultLoss) {
-      throw new Error('dataParallelTrainer: the worker threads compute the default loss only; use threads: 1 with a loss of your own');
-    }
-    return DataParallelTrainer.create(model, optimizer, { threads, microBatchSize, imports: options.imports, skipNonFinite });
+    return DataParallelTrainer.create(model, optimizer, {
+      threads,
+      microBatchSize,
+      imports: options.imports,
+      skipNonFinite,
+      loss: defaultLoss ? undefined : loss,
+    });
   };
 }
