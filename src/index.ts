@@ -56,6 +56,7 @@ export {
 } from './layers/random_affine';
 export { type RandomRotationArgs, type RotationParameters, RandomRotation, randomRotation } from './layers/random_rotation';
 export { type RandomZoomArgs, type ZoomParameters, RandomZoom, randomZoom } from './layers/random_zoom';
+export { type RandomTranslationArgs, type TranslationParameters, RandomTranslation, randomTranslation } from './layers/random_translation';
 
 // --- image transforms (what the augmentation layers apply; `tf.image.transform` semantics) ---
 export {

@@ -71,6 +71,16 @@ export function zoomTransform(zoomHeight: number, zoomWidth: number, height: num
 }
 
 /**
+ * The transform that shifts an image by `dy` pixels down and `dx` pixels right (negative: up / left): the output pixel
+ * `(x, y)` samples the input at `(x − dx, y − dy)`, Keras's `RandomTranslation` matrix `[1, 0, −dx, 0, 1, −dy, 0, 0]`.
+ *
+ * @category Preprocessing and augmentation
+ */
+export function translationTransform(dy: number, dx: number): ImageTransform {
+  return [1, 0, -dx, 0, 1, -dy, 0, 0];
+}
+
+/**
  * The single transform equal to applying `first` to an image and then `second` to the result: the output pixel
  * `p` samples `first`'s output at `second(p)`, which samples the input at `first(second(p))`; as 3×3 matrices the
  * product `first · second` (normalised so its bottom-right entry is 1).

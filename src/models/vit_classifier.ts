@@ -12,6 +12,7 @@ import { patches } from '../layers/patches';
 import { randomFlip } from '../layers/random_flip';
 import { randomRotation } from '../layers/random_rotation';
 import { randomZoom } from '../layers/random_zoom';
+import { randomTranslation } from '../layers/random_translation';
 import { resizing } from '../layers/resizing';
 import { seededDropout } from '../layers/seeded_dropout';
 import { transformerBlock } from '../layers/transformer_block';
@@ -44,6 +45,9 @@ function augmentationLayers(spec: AugmentationSpec, nextSeed: () => number | und
   if (spec.zoom) {
     layers.push(randomZoom({ heightFactor: spec.zoom, widthFactor: spec.zoom, seed: nextSeed(), name: 'zoom' }));
   }
+  if (spec.translation) {
+    layers.push(randomTranslation({ heightFactor: spec.translation, widthFactor: spec.translation, seed: nextSeed(), name: 'translation' }));
+  }
   return layers;
 }
 
@@ -63,7 +67,7 @@ function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTens
  * {@link ViTClassifierOptions}; invalid values throw an error naming the option).
  *
  * Layer names (a test checks them): `image` (input), `input_norm` (unless `normalization: false`), `resizing` (when
- * the image size differs from the input's), `flip`, `rotation`, `zoom` (the preset's augmentation; layers you pass
+ * the image size differs from the input's), `flip`, `rotation`, `zoom`, `translation` (the built-in augmentation; layers you pass
  * keep their names), `patches`, `patch_embed`, `block_1` … `block_N`, `norm`, `flatten` (representation `'flatten'`)
  * or `pool` (`'gap'`, `'cls'`), `dropout` (when `representationDropout` > 0), `mlp_head` (when `mlpHeadUnits` is not
  * empty), `logits`.

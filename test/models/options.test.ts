@@ -46,6 +46,8 @@ describe('resolveViTOptions', () => {
     expect(o).toMatchObject({ imageSize: [32, 32], numPatches: 64, keyDim: 32, transformerUnits: [192, 96], numClasses: 100, representation: 'gap' });
     expect(resolveViTOptions({ augmentation: false }).augmentation).toBeNull();
     expect(resolveViTOptions({ augmentation: { flip: 'vertical' } }).augmentation).toEqual({ flip: 'vertical' });
+    expect(resolveViTOptions({ augmentation: { flip: 'horizontal', translation: 0.125, zoom: 0 } }).augmentation).toEqual({ flip: 'horizontal', translation: 0.125 });
+    expect(() => resolveViTOptions({ augmentation: { translation: 1.5 } })).toThrow('augmentation.translation must be in (0, 1], got 1.5');
     expect(resolveViTOptions({ normalization: { mean: 0.5, variance: [1, 2, 3] } }).normalization).toEqual({ mean: [0.5, 0.5, 0.5], variance: [1, 2, 3] });
     expect(resolveViTOptions({ imageSize: [48, 60] }).numPatches).toBe(80);
     expect(resolveViTOptions({ transformerUnits: [32, 16, 64] }).transformerUnits).toEqual([32, 16, 64]);

@@ -257,6 +257,10 @@ describe('createViTClassifier: options', () => {
     const own = tfl.layers.gaussianNoise({ stddev: 0.1, name: 'noise' });
     const custom = createViTClassifier({ preset: 'vit-cifar-tiny', ...small, augmentation: [own] });
     expect(custom.layers.map((l) => l.name).slice(0, 4)).toEqual(['image', 'input_norm', 'noise', 'patches']);
+    const shifted = createViTClassifier({ preset: 'vit-cifar-tiny', ...small, augmentation: { flip: 'horizontal', translation: 0.125 } });
+    expect(shifted.layers.map((l) => l.name).slice(0, 5)).toEqual(['image', 'input_norm', 'flip', 'translation', 'patches']);
+    expect(shifted.getLayer('translation').getConfig()).toMatchObject({ heightFactor: 0.125, widthFactor: 0.125, fillMode: 'reflect' });
+    shifted.dispose();
     bare.dispose();
     custom.dispose();
   });
