@@ -84,6 +84,32 @@ export { type ViTFlops, type ViTParameterCount, countViTParameters, estimateViTF
 export { type TokenPoolingArgs, type TokenPoolingMode, TokenPooling, tokenPooling } from './models/token_pooling';
 export { ViTClassifier, adaptNormalization, createViTClassifier } from './models/vit_classifier';
 
+// --- attention maps: per-block attention, rollout, gradient-weighted rollout, overlays ---
+export {
+  type AttentionMapsOptions,
+  type AttentionRolloutOptions,
+  type GradientRolloutOptions,
+  type HeadFusion,
+  type PatchLayout,
+  type RolloutMatrixOptions,
+  type RolloutSource,
+  attentionRollout,
+  attentionRolloutMatrix,
+  getAttentionMaps,
+  gradientAttentionRollout,
+  patchLayout,
+} from './models/attention_maps';
+export {
+  type AttentionColormap,
+  type AttentionGridOptions,
+  type AttentionOverlayOptions,
+  type RgbaImage,
+  attentionOverlay,
+  attentionOverlayGrid,
+  colormapColor,
+  upsampleMap,
+} from './models/attention_overlay';
+
 // --- optimizers and learning-rate schedules ---
 export {
   type AdamWConfig,

@@ -65,6 +65,12 @@ export interface AttentionForwardOptions {
   dropout: number;
   training: boolean;
   rng: RandomGenerator;
+  /**
+   * Added to the attention probabilities before they weight the values (inference only; the plain tf-op
+   * formulation). Zeros give the same output; the gradient with respect to it is the gradient with respect to the
+   * probabilities where they are used (attention maps' gradient-weighted rollout).
+   */
+  probabilityOffset?: tf.Tensor;
 }
 
 /**
@@ -82,6 +88,7 @@ export function attentionForward(
   const q = linear(query, ...read(weights.query)); // [B, Tq, H, dk]
   const k = linear(key, ...read(weights.key));
   const v = linear(value, ...read(weights.value));
+  if (options.probabilityOffset != null) return offsetAttention(weights, q, k, v, options.probabilityOffset, options.mask ?? null);
   const seed = options.training && options.dropout > 0 ? options.rng.nextSeed() : undefined;
   const attention = scaledDotProductAttention(q, k, v, {
     mask: options.mask ?? null,
@@ -98,4 +105,30 @@ export function attentionForward(
     weights.output.bias == null ? null : weights.output.bias.read(),
   );
   return { output, scores: attention.scores };
+}
+
+/**
+ * Inference attention with `offset` [B, heads, Tq, Tv] added to the probabilities before the product with the values,
+ * from the projections q [B, Tq, H, dk], k, v [B, Tv, H, d]; the probabilities themselves come from
+ * {@link scaledDotProductAttention}, as in the forward pass. @internal
+ */
+function offsetAttention(
+  weights: AttentionWeights,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  offset: tf.Tensor,
+  mask: tf.Tensor | null,
+): { output: tf.Tensor; scores: tf.Tensor } {
+  const { scores } = scaledDotProductAttention(q, k, v, { mask });
+  const probs = tf.add(scores, offset);
+  const out = tf.transpose(tf.matMul(probs, tf.transpose(v, [0, 2, 1, 3])), [0, 2, 1, 3]); // [B, Tq, H, dv]
+  const [batch, tq, heads, dv] = out.shape as [number, number, number, number];
+  const outKernel = weights.output.kernel.read();
+  const output = linear(
+    tf.reshape(out, [batch, tq, heads * dv]),
+    tf.reshape(outKernel, [heads * dv, outKernel.shape[2] as number]),
+    weights.output.bias == null ? null : weights.output.bias.read(),
+  );
+  return { output, scores };
 }

@@ -137,29 +137,40 @@ export class TransformerBlock extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = singleInput(inputs, 'TransformerBlock');
-      assertRank('TransformerBlock', x.shape, 3, 'input [batch, tokens, width]');
-      if (x.shape[2] !== this.width) {
-        throw new Error(`TransformerBlock: input has width ${x.shape[2]} but layer '${this.name}' was built for ${this.width}`);
-      }
-      const training = kwargs?.training === true;
-      const rng = layerRandom(this.rng);
-      const branch = (y: tf.Tensor): tf.Tensor => (training && this.dropPath > 0 ? dropPath(y, this.dropPath, rng.nextSeed()) : y);
-      const n1 = this.norm1 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
-      const n2 = this.norm2 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
+    return tf.tidy(() => this.forward(singleInput(inputs, 'TransformerBlock'), kwargs?.training === true).output);
+  }
 
-      const h1 = layerNorm(x, n1.gamma.read(), n1.beta.read(), this.epsilon);
-      const { output: attended } = attentionForward(this.attention as AttentionWeights, h1, h1, h1, {
-        dropout: this.attentionDropout,
-        training,
-        rng,
-      });
-      const x2 = tf.add(x, branch(attended));
-      const h2 = layerNorm(x2, n2.gamma.read(), n2.beta.read(), this.epsilon);
-      const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, rng);
-      return tf.add(x2, branch(m));
+  /**
+   * The inference forward pass of {@link call} that also returns the attention probabilities [batch, heads, T, T]
+   * it computes (the same numbers). With `probabilityOffset` [batch, heads, T, T] added to the probabilities where
+   * they weight the values (zeros: the same output), for gradients with respect to them. Used by the attention maps.
+   * @internal
+   */
+  forwardWithAttention(x: tf.Tensor, probabilityOffset?: tf.Tensor): { output: tf.Tensor; scores: tf.Tensor } {
+    return tf.tidy(() => this.forward(x, false, probabilityOffset));
+  }
+
+  private forward(x: tf.Tensor, training: boolean, probabilityOffset?: tf.Tensor): { output: tf.Tensor; scores: tf.Tensor } {
+    assertRank('TransformerBlock', x.shape, 3, 'input [batch, tokens, width]');
+    if (x.shape[2] !== this.width) {
+      throw new Error(`TransformerBlock: input has width ${x.shape[2]} but layer '${this.name}' was built for ${this.width}`);
+    }
+    const rng = layerRandom(this.rng);
+    const branch = (y: tf.Tensor): tf.Tensor => (training && this.dropPath > 0 ? dropPath(y, this.dropPath, rng.nextSeed()) : y);
+    const n1 = this.norm1 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
+    const n2 = this.norm2 as { gamma: tfl.LayerVariable; beta: tfl.LayerVariable };
+
+    const h1 = layerNorm(x, n1.gamma.read(), n1.beta.read(), this.epsilon);
+    const { output: attended, scores } = attentionForward(this.attention as AttentionWeights, h1, h1, h1, {
+      dropout: this.attentionDropout,
+      training,
+      rng,
+      probabilityOffset,
     });
+    const x2 = tf.add(x, branch(attended));
+    const h2 = layerNorm(x2, n2.gamma.read(), n2.beta.read(), this.epsilon);
+    const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, rng);
+    return { output: tf.add(x2, branch(m)), scores };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

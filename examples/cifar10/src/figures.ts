@@ -1,10 +1,14 @@
 /**
  * The run's figures: training curves (SVG, the reference's two panels), one training image and its patches (PNG,
- * the reference's patch figure) and the confusion matrix (SVG + JSON). SVG is used where a figure needs text
+ * the reference's patch figure), the confusion matrix (SVG + JSON) and where the model looks (attention rollout
+ * over test images, PNG + JSON). SVG is used where a figure needs text
  * (axes, class names); PNG (the library's `encodePng`) where it shows pixels.
  */
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CIFAR_IMAGE_BYTES, encodePng } from 'vit-tfjs';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { CIFAR_IMAGE_BYTES, type CifarSplit, attentionOverlayGrid, attentionRollout, encodePng, patchLayout } from 'vit-tfjs';
+import { writeFileAtomic } from 'vit-tfjs/node';
 
 /** Per-epoch values of each metric, as Keras's `history.history`. */
 export type History = Record<string, number[]>;
@@ -196,4 +200,80 @@ export function confusionSvg(matrix: number[][], classNames: string[], title: st
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n` +
     `<rect width="100%" height="100%" fill="white"/>\n${out.join('\n')}\n</svg>\n`
   );
+}
+
+/** The first `perClass` test images of each class, in class order (indices into the split). */
+function firstOfEachClass(labels: ArrayLike<number>, numClasses: number, perClass: number): number[] {
+  const picked: number[][] = Array.from({ length: numClasses }, () => []);
+  for (let i = 0; i < labels.length; i++) if (picked[labels[i]]?.length < perClass) picked[labels[i]].push(i);
+  return picked.flat();
+}
+
+/** A 3×5 pixel font (rows of 3 bits, top first) for the captions of the attention figure. */
+const FONT: Record<string, number[]> = {
+  A: [2, 5, 7, 5, 5], B: [6, 5, 6, 5, 6], C: [3, 4, 4, 4, 3], D: [6, 5, 5, 5, 6], E: [7, 4, 6, 4, 7], F: [7, 4, 6, 4, 4],
+  G: [3, 4, 5, 5, 3], H: [5, 5, 7, 5, 5], I: [7, 2, 2, 2, 7], J: [1, 1, 1, 5, 2], K: [5, 5, 6, 5, 5], L: [4, 4, 4, 4, 7],
+  M: [5, 7, 7, 5, 5], N: [6, 5, 5, 5, 5], O: [2, 5, 5, 5, 2], P: [6, 5, 6, 4, 4], Q: [2, 5, 5, 6, 3], R: [6, 5, 6, 5, 5],
+  S: [3, 4, 2, 1, 6], T: [7, 2, 2, 2, 2], U: [5, 5, 5, 5, 7], V: [5, 5, 5, 5, 2], W: [5, 5, 7, 7, 5], X: [5, 5, 2, 5, 5],
+  Y: [5, 5, 2, 2, 2], Z: [7, 1, 2, 4, 7], '>': [4, 2, 1, 2, 4], ' ': [0, 0, 0, 0, 0],
+};
+
+/** Draws `text` (upper-cased) into RGBA `data` of width `width` at (x, y), each font pixel `size`×`size`. */
+function drawText(data: Uint8ClampedArray, width: number, text: string, x: number, y: number, rgb: number[], size = 2): void {
+  [...text.toUpperCase()].forEach((ch, i) => {
+    (FONT[ch] ?? FONT[' ']).forEach((bits, row) => {
+      for (let col = 0; col < 3; col++) {
+        if (((bits >> (2 - col)) & 1) === 0) continue;
+        for (let dy = 0; dy < size; dy++) {
+          for (let dx = 0; dx < size; dx++) data.set([...rgb, 255], ((y + row * size + dy) * width + x + (i * 4 + col) * size + dx) * 4);
+        }
+      }
+    });
+  });
+}
+
+/** Geometry of the attention figure (the e2e test checks it): 4 cells a row, ×3, padding 4, a caption band of 14 px under each row. */
+export const ATTENTION_FIGURE = { columns: 4, scale: 3, padding: 4, caption: 14 } as const;
+
+/**
+ * The attention figure: for the first two test images of each class, the image and its attention rollout
+ * (`attentionRollout`, jet colormap over the image), framed green where the model's prediction is right and red
+ * where it is wrong, with "TRUE > PREDICTED" under each pair; 4 pairs a row, scaled ×3. Writes `<name>.png` and
+ * `<name>.json` (per cell: test index, true and predicted class) into `dir`.
+ */
+export async function writeAttentionFigure(model: tfl.LayersModel, test: CifarSplit, classNames: string[], dir: string, name = 'attention'): Promise<void> {
+  const indices = firstOfEachClass(test.labels, classNames.length, 2);
+  if (indices.length === 0) return;
+  const pixels = new Uint8Array(indices.length * CIFAR_IMAGE_BYTES);
+  indices.forEach((i, k) => pixels.set(test.images.subarray(i * CIFAR_IMAGE_BYTES, (i + 1) * CIFAR_IMAGE_BYTES), k * CIFAR_IMAGE_BYTES));
+  const x = tf.tensor4d(Float32Array.from(pixels), [indices.length, 32, 32, 3]);
+  const rollout = attentionRollout(model, x);
+  const predicted = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, 1));
+  const [maps, classes] = [await rollout.data(), (await predicted.array()) as number[]];
+  tf.dispose([x, rollout, predicted]);
+  const { rows, cols } = patchLayout(model);
+  const cells = indices.map((i, k) => ({ index: i, true: classNames[test.labels[i]], predicted: classNames[classes[k]] }));
+  const frames = cells.map((c) => (c.true === c.predicted ? [40, 160, 40] : [200, 40, 40]) as [number, number, number]);
+  const { columns, scale, padding, caption } = ATTENTION_FIGURE;
+  const grid = attentionOverlayGrid(pixels, [indices.length, 32, 32, 3], maps, [rows, cols], { columns, scale, padding, frames });
+  // The grid again, with a caption band under each row of cells.
+  const cellH = 32 * scale + 4; // image and the frame of 2 pixels above and below
+  const cellW = (grid.width - padding) / Math.min(columns, cells.length) - padding;
+  const gridRows = Math.ceil(cells.length / columns);
+  const height = grid.height + gridRows * caption;
+  const data = new Uint8ClampedArray(grid.width * height * 4).fill(255);
+  for (let y = 0; y < grid.height; y++) {
+    let band = 0; // caption bands above this line: the rows of cells that end at or above it
+    while (band < gridRows && padding + band * (cellH + padding) + cellH <= y) band++;
+    data.set(grid.data.subarray(y * grid.width * 4, (y + 1) * grid.width * 4), (y + band * caption) * grid.width * 4);
+  }
+  cells.forEach((c, k) => {
+    const r = Math.floor(k / columns);
+    const x0 = padding + (k % columns) * (cellW + padding);
+    const y0 = padding + r * (cellH + padding + caption) + cellH + 2;
+    drawText(data, grid.width, `${c.true} > ${c.predicted}`, x0 + 2, y0, c.true === c.predicted ? [20, 110, 20] : [170, 20, 20]);
+  });
+  await writeFileAtomic(path.join(dir, `${name}.png`), encodePng(new Uint8Array(data.buffer), grid.width, height, 4));
+  const about = 'rows of 4 cells, left to right: image, attention rollout (jet: blue low, red high); frame green = right, red = wrong; caption: TRUE > PREDICTED';
+  await writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify({ layout: about, cells }, null, 2) + '\n');
 }

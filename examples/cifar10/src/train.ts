@@ -36,7 +36,7 @@ import {
   writeFileAtomic,
 } from 'vit-tfjs/node';
 import { loadData, takeFirst } from './data';
-import { History, confusionSvg, curvesSvg, firstImagePatches } from './figures';
+import { History, confusionSvg, curvesSvg, firstImagePatches, writeAttentionFigure } from './figures';
 
 /** Everything a run is configured by (the CLI's options). */
 export interface TrainConfig {
@@ -90,6 +90,7 @@ export const OUT = {
   confusionSvg: 'confusion_matrix.svg',
   confusionJson: 'confusion_matrix.json',
   testMetrics: 'test_metrics.json',
+  attention: 'attention.png', attentionJson: 'attention.json',
 } as const;
 
 /** A user-facing error: the CLI prints its message as one line. */
@@ -234,7 +235,7 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   await writeCurves(history);
   rep.log(`Best validation accuracy ${(fit.bestValue * 100).toFixed(2)}% at epoch ${bestEpoch}; evaluating those weights on the test set`);
   const test = await evaluate(model, testSet, { batchSize: microBatchSize, topK: 5 });
-  model.dispose();
+  await writeAttentionFigure(model, testSet, data.classNames, out).finally(() => model.dispose()); // attention.png/.json
   rep.log(`Test accuracy: ${(test.accuracy * 100).toFixed(2)}%`);
   rep.log(`Test top 5 accuracy: ${(test.topKAccuracy * 100).toFixed(2)}%`);
   const metrics = { loss: test.loss, accuracy: test.accuracy, top5Accuracy: test.topKAccuracy, bestEpoch };

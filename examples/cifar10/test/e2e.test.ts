@@ -201,4 +201,35 @@ describe('examples/cifar10 end to end (bundled sample, wasm)', () => {
     const o = (8 * png.width + 8) * 4;
     expect([...png.data.subarray(o, o + 3)]).toEqual([first[1], first[1 + 1024], first[1 + 2048]]);
   });
+
+  it('draws the attention figure: two test images of each class beside their rollout, framed by right or wrong', () => {
+    const about = JSON.parse(fs.readFileSync(path.join(out, 'attention.json'), 'utf8'));
+    const cells = about.cells as { index: number; true: string; predicted: string }[];
+    expect(cells).toHaveLength(20);
+    const names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+    expect(cells.map((c) => c.true)).toEqual(names.flatMap((n) => [n, n]));
+    for (const c of cells) expect(names).toContain(c.predicted);
+    // 4 cells a row, 5 rows; a cell: frame 2 + image 96 + gap 4 + overlay 96 + frame 2, padding 4, a caption band of
+    // 14 pixels under each row.
+    const png = readPng(fs.readFileSync(path.join(out, 'attention.png')));
+    expect(png.width).toBe(4 * 200 + 5 * 4);
+    expect(png.height).toBe(5 * (100 + 14) + 6 * 4);
+    const test = fs.readFileSync(path.join(EXAMPLE_DIR, 'data/cifar-10-sample/cifar-10-batches-bin/test_batch.bin'));
+    cells.forEach((c, k) => {
+      const [x0, y0] = [4 + (k % 4) * 204, 4 + Math.floor(k / 4) * 118];
+      const at = (x: number, y: number) => [...png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3)];
+      const right = c.true === c.predicted;
+      expect(at(x0, y0)).toEqual(right ? [40, 160, 40] : [200, 40, 40]);
+      expect(at(x0 + 199, y0 + 99)).toEqual(right ? [40, 160, 40] : [200, 40, 40]);
+      // The caption under the cell: white with text in green or red.
+      const band: number[][] = [];
+      for (let y = y0 + 100; y < y0 + 114; y++) for (let x = x0; x < x0 + 200; x++) band.push(at(x, y));
+      expect(band.filter((p) => p.join() === (right ? '20,110,20' : '170,20,20')).length).toBeGreaterThan(20);
+      expect(band.every((p) => p.join() === '255,255,255' || p.join() === (right ? '20,110,20' : '170,20,20'))).toBe(true);
+      // The image's first pixel (CHW record → RGB), then an overlay pixel that is not the image's.
+      const record = 1 + c.index * 3073;
+      expect(at(x0 + 2, y0 + 2)).toEqual([test[record], test[record + 1024], test[record + 2048]]);
+      expect(at(x0 + 2 + 96 + 4, y0 + 2)).not.toEqual(at(x0 + 2, y0 + 2));
+    });
+  });
 });
