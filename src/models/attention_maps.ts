@@ -334,6 +334,19 @@ function mapOf(joint: tf.Tensor, layout: PatchLayout, source: RolloutSource): tf
   });
 }
 
+/** The checked options both rollouts share: discard ratio, patch layout, map source, blocks in model order. */
+function rolloutSetup(
+  fn: string,
+  model: tfl.LayersModel,
+  options: { discardRatio?: number; source?: RolloutSource; blocks?: AttentionMapsOptions['blocks'] },
+): { discard: number; layout: PatchLayout; source: ReturnType<typeof sourceOf>; order: number[] } {
+  const discard = checkDiscard(fn, options?.discardRatio);
+  const layout = patchLayout(model);
+  const source = sourceOf(fn, options?.source, layout);
+  const order = [...selectBlocks(fn, transformerBlocks(fn, model), options?.blocks)].sort((a, b) => a - b);
+  return { discard, layout, source, order };
+}
+
 /**
  * Attention rollout of `model` on `images`: one map `[batch, rows, cols]` over the patch grid per image, the row of
  * the rolled-out attention ({@link attentionRolloutMatrix}) of the class token (models with one) or the mean of all
@@ -349,13 +362,8 @@ function mapOf(joint: tf.Tensor, layout: PatchLayout, source: RolloutSource): tf
  * @category Attention
  */
 export function attentionRollout(model: tfl.LayersModel, images: tf.Tensor, options: AttentionRolloutOptions = {}): tf.Tensor {
-  const fn = 'attentionRollout';
-  const fusion = checkFusion(fn, options?.headFusion);
-  const discard = checkDiscard(fn, options?.discardRatio);
-  const layout = patchLayout(model);
-  const source = sourceOf(fn, options?.source, layout);
-  const selected = selectBlocks(fn, transformerBlocks(fn, model), options?.blocks);
-  const order = [...selected].sort((a, b) => a - b);
+  const fusion = checkFusion('attentionRollout', options?.headFusion);
+  const { discard, layout, source, order } = rolloutSetup('attentionRollout', model, options);
   return tf.tidy(() => {
     const maps = getAttentionMaps(model, images, { blocks: order });
     const joint = attentionRolloutMatrix(maps, { headFusion: fusion, discardRatio: discard, keepFirstToken: layout.classToken });
@@ -424,11 +432,7 @@ export function attentionGradients(
  */
 export function gradientAttentionRollout(model: tfl.LayersModel, images: tf.Tensor, options: GradientRolloutOptions = {}): tf.Tensor {
   const fn = 'gradientAttentionRollout';
-  const discard = checkDiscard(fn, options?.discardRatio);
-  const layout = patchLayout(model);
-  const source = sourceOf(fn, options?.source, layout);
-  const selected = selectBlocks(fn, transformerBlocks(fn, model), options?.blocks);
-  const order = [...selected].sort((a, b) => a - b);
+  const { discard, layout, source, order } = rolloutSetup(fn, model, options);
   return tf.tidy(() => {
     const { scores, gradients } = attentionGradients(model, images, options?.classIndex, fn);
     const fused = order.map((i) => tf.mean(tf.relu(tf.mul(scores[i], gradients[i])), 1));

@@ -120,3 +120,15 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** `b` test images `[h, w, c]` (NHWC, flattened) whose values change linearly along x and y, per channel and image. */
+export function gradientImages(b: number, h: number, w: number, c: number): Float32Array {
+  const v = new Float32Array(b * h * w * c);
+  for (let i = 0; i < v.length; i++) {
+    const ch = i % c;
+    const x = Math.floor(i / c) % w;
+    const y = Math.floor(i / (c * w)) % h;
+    v[i] = (ch + 1) * (2 * x - 0.7 * y) + 5 * Math.floor(i / (h * w * c));
+  }
+  return v;
+}

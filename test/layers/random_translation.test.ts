@@ -3,18 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { RandomTranslation, randomTranslation } from '../../src/layers/random_translation';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
-import { ksUniform, maxAbsDiff, refTransform } from '../image/reference';
+import { gradientImages, ksUniform, maxAbsDiff, refTransform } from '../image/reference';
 
-function gradient(b: number, h: number, w: number, c: number): Float32Array {
-  const v = new Float32Array(b * h * w * c);
-  for (let i = 0; i < v.length; i++) {
-    const ch = i % c;
-    const x = Math.floor(i / c) % w;
-    const y = Math.floor(i / (c * w)) % h;
-    v[i] = (ch + 1) * (2 * x - 0.7 * y) + 5 * Math.floor(i / (h * w * c));
-  }
-  return v;
-}
 
 /** float64 reference matrix of a shift by (dy, dx) pixels: out(x, y) = in(x − dx, y − dy) (Keras's matrix). */
 function refShift(dy: number, dx: number): number[] {
@@ -37,7 +27,7 @@ describeBackends('RandomTranslation', () => {
     for (const interpolation of ['bilinear', 'nearest'] as const) {
       it(`matches the float64 reference (${fillMode}, ${interpolation}), one draw per image and axis`, () => {
         const [b, h, w, c] = [3, 8, 10, 2];
-        const data = gradient(b, h, w, c);
+        const data = gradientImages(b, h, w, c);
         const cfg = { heightFactor: [-0.3, 0.4] as [number, number], widthFactor: 0.25, fillMode, interpolation, fillValue: 3, seed: 13 };
         const params = new RandomTranslation(cfg).sampleParameters(b);
         const out = tf.tidy(() => (new RandomTranslation(cfg).apply(tf.tensor4d(data, [b, h, w, c]), { training: true }) as tf.Tensor).dataSync());
@@ -51,7 +41,7 @@ describeBackends('RandomTranslation', () => {
   }
 
   it('is the identity in inference, leaks no tensors, and round-trips through a saved model', async () => {
-    const x = tf.tensor4d(gradient(2, 6, 6, 3), [2, 6, 6, 3]);
+    const x = tf.tensor4d(gradientImages(2, 6, 6, 3), [2, 6, 6, 3]);
     const layer = randomTranslation({ heightFactor: 0.2, widthFactor: 0.1, fillMode: 'constant', fillValue: 1, seed: 4 });
     expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
     await expectNoTensorLeak(() => tf.dispose(layer.apply(x, { training: true }) as tf.Tensor));
@@ -73,7 +63,7 @@ describe('RandomTranslation statistics, agreement, errors', () => {
   });
 
   it('cpu and wasm agree', async () => {
-    const data = gradient(4, 8, 8, 3);
+    const data = gradientImages(4, 8, 8, 3);
     const r = await onEachBackend(() =>
       tf.tidy(() => Array.from((randomTranslation({ heightFactor: 0.2, widthFactor: 0.2, seed: 5 }).apply(tf.tensor4d(data, [4, 8, 8, 3]), { training: true }) as tf.Tensor).dataSync())),
     );

@@ -4,18 +4,8 @@ import { RandomAffine, randomAffine } from '../../src/layers/random_affine';
 import { randomRotation } from '../../src/layers/random_rotation';
 import { RandomZoom, randomZoom } from '../../src/layers/random_zoom';
 import { describeBackends, expectNoTensorLeak, onEachBackend } from '../helpers/backends';
-import { ksUniform, maxAbsDiff, refCompose, refRotation, refTransform, refZoom } from '../image/reference';
+import { gradientImages, ksUniform, maxAbsDiff, refCompose, refRotation, refTransform, refZoom } from '../image/reference';
 
-function gradient(b: number, h: number, w: number, c: number): Float32Array {
-  const v = new Float32Array(b * h * w * c);
-  for (let i = 0; i < v.length; i++) {
-    const ch = i % c;
-    const x = Math.floor(i / c) % w;
-    const y = Math.floor(i / (c * w)) % h;
-    v[i] = (ch + 1) * (2 * x - 0.7 * y) + 5 * Math.floor(i / (h * w * c));
-  }
-  return v;
-}
 
 describeBackends('RandomZoom', () => {
   it('zooms out by 2 (factor +1, Keras sign) moving a bright pixel to the hand-derived place', () => {
@@ -34,7 +24,7 @@ describeBackends('RandomZoom', () => {
     for (const interpolation of ['bilinear', 'nearest'] as const) {
       it(`matches the float64 reference (${fillMode}, ${interpolation}), independent height/width draws`, () => {
         const [b, h, w, c] = [3, 8, 10, 2];
-        const data = gradient(b, h, w, c);
+        const data = gradientImages(b, h, w, c);
         const cfg = { heightFactor: [-0.4, 0.5] as [number, number], widthFactor: 0.3, fillMode, interpolation, fillValue: 3, seed: 11 };
         const params = new RandomZoom(cfg).sampleParameters(b);
         const out = tf.tidy(() => (new RandomZoom(cfg).apply(tf.tensor4d(data, [b, h, w, c]), { training: true }) as tf.Tensor).dataSync());
@@ -50,7 +40,7 @@ describeBackends('RandomZoom', () => {
 
   it('fused RandomAffine equals the composed float64 map R·Z, and ≈ rotation then zoom away from borders', () => {
     const [b, h, w, c] = [2, 16, 16, 1];
-    const data = gradient(b, h, w, c);
+    const data = gradientImages(b, h, w, c);
     const cfg = { rotationFactor: 0.03, heightFactor: 0.15, fillMode: 'reflect' as const, seed: 8 };
     const params = new RandomAffine(cfg).sampleParameters(b);
     const out = tf.tidy(() => (randomAffine(cfg).apply(tf.tensor4d(data, [b, h, w, c]), { training: true }) as tf.Tensor).dataSync());
@@ -68,7 +58,7 @@ describeBackends('RandomZoom', () => {
   });
 
   it('is the identity in inference and leaks no tensors in training', async () => {
-    const x = tf.tensor4d(gradient(2, 6, 6, 3), [2, 6, 6, 3]);
+    const x = tf.tensor4d(gradientImages(2, 6, 6, 3), [2, 6, 6, 3]);
     for (const layer of [randomZoom({ heightFactor: 0.3 }), randomAffine({ rotationFactor: 0.1, heightFactor: 0.2 })]) {
       expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
       await expectNoTensorLeak(() => tf.dispose(layer.apply(x, { training: true }) as tf.Tensor));
@@ -92,7 +82,7 @@ describe('RandomZoom statistics, agreement, errors', () => {
   });
 
   it('cpu and wasm agree; a seeded run is reproducible; the global generator is used without a seed', async () => {
-    const data = gradient(4, 8, 8, 3);
+    const data = gradientImages(4, 8, 8, 3);
     const r = await onEachBackend(() =>
       tf.tidy(() => Array.from((randomAffine({ rotationFactor: 0.1, heightFactor: 0.2, seed: 5 }).apply(tf.tensor4d(data, [4, 8, 8, 3]), { training: true }) as tf.Tensor).dataSync())),
     );
