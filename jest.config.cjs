@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/examples/cifar10/test'],
+  roots: ['<rootDir>/test', '<rootDir>/examples/cifar10/test', '<rootDir>/examples/browser/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.(t|j)sx?$': [
