@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { opsInfo } from 'vit-tfjs'; // importing vit-tfjs also registers its layers, so saved models load
-import type { BatchMessage, DoneMessage, FromWorker, PredictionInfo, Settings } from './messages';
+import type { BackendChoice, BatchMessage, DoneMessage, FromWorker, PredictionInfo, Settings } from './messages';
 
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const MODEL_URL = 'indexeddb://vit-tfjs-browser-example';
@@ -29,7 +29,9 @@ const pageBase = new URL('./', location.href).href;
 
 // ---- the worker -------------------------------------------------------------------------------------------------
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-worker.postMessage({ type: 'init', base: pageBase });
+// The backend comes from the page's address (?backend=webgl), set by the backend menu; wasm by default.
+const requestedBackend = (['wasm', 'webgl', 'webgpu'] as const).find((b) => b === new URLSearchParams(location.search).get('backend')) ?? 'wasm';
+worker.postMessage({ type: 'init', base: pageBase, backend: requestedBackend });
 const losses: number[] = [];
 const accuracies: number[] = [];
 
@@ -37,8 +39,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   const m = ev.data;
   switch (m.type) {
     case 'backend':
-      state.backend = { ...m.info, crossOriginIsolated: m.crossOriginIsolated };
-      $('backend').textContent = `Backend (worker): ${describeBackend(m.info, m.crossOriginIsolated)}`;
+      state.backend = { ...m.info, crossOriginIsolated: m.crossOriginIsolated, available: m.available };
+      $('backend').textContent = `Backend (worker): ${describeBackend(m.info, m.crossOriginIsolated)}${m.note != null ? ` (${m.note})` : ''}`;
+      showBackendChoices(m.available, String(m.info.backend));
       break;
     case 'status':
       $('status').textContent = m.text;
@@ -64,6 +67,25 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
   }
 };
+
+/** Fills the backend menu with what the worker found; choosing one reloads the page with `?backend=`. */
+function showBackendChoices(available: BackendChoice[], active: string): void {
+  const select = $<HTMLSelectElement>('backend-choice');
+  const labels: Record<BackendChoice, string> = { wasm: 'wasm (CPU, SIMD kernels)', webgl: 'WebGL (GPU)', webgpu: 'WebGPU (GPU)' };
+  select.replaceChildren(
+    ...(['wasm', 'webgl', 'webgpu'] as const).map((b) => {
+      const option = new Option(available.includes(b) ? labels[b] : `${labels[b]}: not available here`, b, false, b === active);
+      option.disabled = !available.includes(b);
+      return option;
+    }),
+  );
+  select.disabled = available.length < 2;
+}
+$<HTMLSelectElement>('backend-choice').addEventListener('change', (ev) => {
+  const url = new URL(location.href);
+  url.searchParams.set('backend', (ev.target as HTMLSelectElement).value);
+  location.assign(url.href);
+});
 
 function describeBackend(info: Record<string, unknown>, isolated: boolean): string {
   const parts = [String(info.backend)];

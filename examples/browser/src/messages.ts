@@ -12,7 +12,7 @@ export interface Settings {
 }
 
 export type ToWorker =
-  | { type: 'init'; base: string }
+  | { type: 'init'; base: string; backend: BackendChoice }
   | { type: 'train'; settings: Settings }
   | { type: 'stop' }
   | { type: 'save'; url: string };
@@ -53,10 +53,13 @@ export interface DoneMessage {
 }
 
 export type FromWorker =
-  | { type: 'backend'; info: Record<string, unknown>; crossOriginIsolated: boolean }
+  | { type: 'backend'; info: Record<string, unknown>; crossOriginIsolated: boolean; available: BackendChoice[]; note?: string }
   | { type: 'status'; text: string }
   | BatchMessage
   | { type: 'epoch'; epoch: number; logs: Record<string, number> }
   | DoneMessage
   | { type: 'saved'; url: string; bytes: number }
   | { type: 'error'; text: string };
+
+/** The backends the page offers: wasm (the library's SIMD kernels), and WebGL / WebGPU where the browser has them. */
+export type BackendChoice = 'wasm' | 'webgl' | 'webgpu';

@@ -17,7 +17,7 @@ import {
   setGlobalSeed,
   type ViTClassifierOptions,
 } from 'vit-tfjs';
-import type { FromWorker, PredictionInfo, Settings, ToWorker } from './messages';
+import type { BackendChoice, FromWorker, PredictionInfo, Settings, ToWorker } from './messages';
 
 const RECORD = 3073; // CIFAR-10 binary record: 1 label byte + 32×32×3 pixels
 const TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin']; // 400 images each in the sample
@@ -36,11 +36,46 @@ async function fetchBytes(file: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function init(pageBase: string): Promise<void> {
+/** Which GPU backends this worker could run: WebGPU where `navigator.gpu` gives an adapter, WebGL 2 on an OffscreenCanvas. */
+async function availableBackends(): Promise<BackendChoice[]> {
+  const out: BackendChoice[] = ['wasm'];
+  try {
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    if (gpu != null && (await gpu.requestAdapter()) != null) out.push('webgpu');
+  } catch {
+    // no WebGPU
+  }
+  try {
+    if (typeof OffscreenCanvas !== 'undefined' && new OffscreenCanvas(1, 1).getContext('webgl2') != null) out.push('webgl');
+  } catch {
+    // no WebGL 2
+  }
+  return out;
+}
+
+/** Starts `requested` (loading its tfjs backend package on demand), falling back to wasm, then cpu. */
+async function startBackend(requested: BackendChoice, available: BackendChoice[]): Promise<string | undefined> {
+  if (requested !== 'wasm') {
+    if (!available.includes(requested)) return `${requested} is not available in this browser: using wasm`;
+    try {
+      if (requested === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
+      else await import('@tensorflow/tfjs-backend-webgpu');
+      if (await tf.setBackend(requested)) return undefined;
+    } catch (err) {
+      return `${requested} did not start (${(err as Error).message}): using wasm`;
+    }
+    return `${requested} did not start: using wasm`;
+  }
+  return undefined;
+}
+
+async function init(pageBase: string, requested: BackendChoice): Promise<void> {
   base = pageBase;
   setWasmPaths(new URL('tfjs-wasm/', base).href);
-  if (!(await tf.setBackend('wasm'))) {
-    await tf.setBackend('cpu');
+  const available = await availableBackends();
+  const note = await startBackend(requested, available);
+  if (requested === 'wasm' || note != null) {
+    if (!(await tf.setBackend('wasm'))) await tf.setBackend('cpu');
   }
   await tf.ready();
   // The library's SIMD kernels may compile in the background: wait a little for them to join in.
@@ -50,7 +85,7 @@ async function init(pageBase: string): Promise<void> {
     await sleep(50);
     info = opsInfo();
   }
-  post({ type: 'backend', info: { ...info }, crossOriginIsolated: self.crossOriginIsolated === true });
+  post({ type: 'backend', info: { ...info }, crossOriginIsolated: self.crossOriginIsolated === true, available, note });
 }
 
 function modelOptions(preset: string, seed: number): ViTClassifierOptions {
@@ -179,7 +214,7 @@ async function save(url: string): Promise<void> {
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   const run = async () => {
-    if (m.type === 'init') await init(m.base);
+    if (m.type === 'init') await init(m.base, m.backend);
     else if (m.type === 'train') await train(m.settings);
     else if (m.type === 'stop') stopRequested = true;
     else if (m.type === 'save') await save(m.url);

@@ -140,6 +140,30 @@ test('trains in the page, shows what the worker computed, and reuses the saved m
     expect(backend.backend).toBe('wasm');
     expect(backend.crossOriginIsolated).toBe(true);
     expect(await page.textContent('#backend')).toContain('wasm');
+    // The backend menu offers what the worker found (wasm always); asking for a GPU backend this browser lacks falls
+    // back to wasm and says so.
+    const available = backend.available as string[];
+    expect(available).toContain('wasm');
+    expect(await page.locator('#backend-choice option:not([disabled])').allTextContents()).toHaveLength(available.length);
+    const missing = (['webgpu', 'webgl'] as const).find((b) => !available.includes(b));
+    if (missing != null) {
+      const other = await context.newPage();
+      await other.goto(`${origin}/?backend=${missing}`);
+      await other.waitForFunction(() => (window as unknown as { __vit: PageState }).__vit.backend !== undefined, null, { timeout: 30_000 });
+      expect((await pageState(other)).backend!.backend).toBe('wasm');
+      expect(await other.textContent('#backend')).toContain(`${missing} is not available in this browser: using wasm`);
+      await other.close();
+    }
+    for (const gpu of (['webgl', 'webgpu'] as const).filter((b) => available.includes(b))) {
+      // An available GPU backend starts when asked for (the worker loads its package on demand).
+      const other = await context.newPage();
+      await other.goto(`${origin}/?backend=${gpu}`);
+      await other.waitForFunction(() => (window as unknown as { __vit: PageState }).__vit.backend !== undefined, null, { timeout: 60_000 });
+      expect((await pageState(other)).backend!.backend).toBe(gpu);
+      expect(await other.inputValue('#backend-choice')).toBe(gpu);
+      await other.close();
+    }
+    console.log(`browser example: backends available in headless Chromium: ${available.join(', ')}`);
 
     // The form, as a user would fill it in (labels are real labels).
     await page.getByLabel('Model').selectOption(SETTINGS.preset);
