@@ -12,26 +12,11 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CONTENT_TYPES, launchChromium } from '../helpers/chromium';
 import { docFiles, snippetModule, snippetsOf } from '../docs/extract_snippets';
 import { packedPackage } from './packed';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json',
-};
 
 interface PageResult {
   ok: boolean;
@@ -73,7 +58,7 @@ function serve(root: string): Promise<http.Server> {
       return;
     }
     const headers: http.OutgoingHttpHeaders = {
-      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
       'Cache-Control': 'no-store',
       'Cross-Origin-Resource-Policy': 'same-origin',
     };
@@ -96,12 +81,6 @@ let origin = '';
 
 /** Bundles the page from the consumer project, serves it, starts Chromium. */
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: this test needs a real browser. Install Debian's chromium ` +
-        '(`apt-get install chromium`; .ci/run installs it when missing) or set CHROMIUM_PATH.',
-    );
-  }
   const { consumer } = packedPackage();
   const www = path.join(consumer, 'browser', 'www');
   fs.rmSync(www, { recursive: true, force: true });
@@ -135,7 +114,7 @@ beforeAll(async () => {
   await bundleDocsPage(consumer, www, binaries.map((f) => path.join(wasmDist, f)));
   server = await serve(www);
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 300_000);
 
 /**

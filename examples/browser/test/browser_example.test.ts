@@ -13,30 +13,15 @@ import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CONTENT_TYPES, launchChromium } from '../../../test/helpers/chromium';
 import { encodePng } from 'vit-tfjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const EXAMPLE = path.resolve(__dirname, '..');
 const ROOT = path.resolve(EXAMPLE, '../..');
 const DIST = path.join(EXAMPLE, 'dist');
 const OUTPUT = path.join(__dirname, 'output');
 const TEST_BATCH = path.join(ROOT, 'examples/cifar10/data/cifar-10-sample/cifar-10-batches-bin/test_batch.bin');
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
 const SETTINGS = { preset: 'vit-cifar-tiny', epochs: '1', batchSize: '32', learningRate: '0.001', trainImages: '128', testImages: '100', seed: '1' };
 
 interface Batch {
@@ -76,7 +61,7 @@ function serve(root: string): Promise<http.Server> {
       return;
     }
     res.writeHead(200, {
-      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
       'Cache-Control': 'no-store',
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cross-Origin-Opener-Policy': 'same-origin',
@@ -103,12 +88,6 @@ let browser: Browser | undefined;
 let origin = '';
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: this test needs a real browser. Install Debian's chromium ` +
-        '(`apt-get install chromium`; .ci/run installs it when missing) or set CHROMIUM_PATH.',
-    );
-  }
   // vit-tfjs resolves to the repository's dist/ (its package exports): build it when stale, then the example.
   execFileSync(process.execPath, [path.join(ROOT, 'test/package/ensure-dist.cjs')], { cwd: ROOT, stdio: 'inherit' });
   const vite = path.join(path.dirname(require.resolve('vite/package.json', { paths: [EXAMPLE] })), 'bin/vite.js');
@@ -118,7 +97,7 @@ beforeAll(async () => {
   expect(fs.existsSync(path.join(DIST, 'cifar', 'test_batch.bin'))).toBe(true);
   server = await serve(DIST);
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
