@@ -69,113 +69,102 @@ describe('fileIO', () => {
     await fs.writeFile(weights, bytes.subarray(0, bytes.length - 4));
     await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(/hold 100 bytes but .* describes 104/);
   });
-});
 
-describe('fileIO load checks and swap', () => {
-  let dir: string;
-  beforeAll(async () => {
-    await useBackend('cpu');
-  });
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vit-tfjs-io-'));
-  });
-  afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-
-  async function editModelJSON(folder: string, edit: (json: Record<string, unknown>) => void): Promise<string> {
-    const file = path.join(folder, MODEL_JSON_FILENAME);
-    const json = JSON.parse(await fs.readFile(file, 'utf8'));
-    edit(json);
-    await fs.writeFile(file, JSON.stringify(json));
-    return file;
-  }
-
-  it('refuses a model.json without weightsManifest, or with an empty one, naming the file', async () => {
-    await smallModel().save(fileIO(dir));
-    const file = await editModelJSON(dir, (j) => delete j.weightsManifest);
-    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(new RegExp(`^fileIO: ${escaped} has no weightsManifest`));
-    await editModelJSON(dir, (j) => (j.weightsManifest = []));
-    await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(new RegExp(`^fileIO: ${escaped} has an empty or invalid weightsManifest`));
-    await editModelJSON(dir, (j) => (j.weightsManifest = [{ paths: 'weights.bin' }]));
-    await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(/invalid weightsManifest entry 0/);
-  });
-
-  it('refuses weight paths that leave the model folder, naming the file and the path', async () => {
-    const model = smallModel();
-    const folder = path.join(dir, 'model');
-    await model.save(fileIO(folder));
-    // A copy of the weights beside the folder, where "../weights.bin" would find it.
-    await fs.copyFile(path.join(folder, WEIGHTS_BIN_FILENAME), path.join(dir, WEIGHTS_BIN_FILENAME));
-    for (const bad of ['../weights.bin', path.join(dir, WEIGHTS_BIN_FILENAME), 'sub/../../weights.bin', '/etc/passwd', 'C:\\x\\weights.bin', '.', '']) {
-      await editModelJSON(folder, (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = [bad]));
-      const message = bad === '' ? /lists a weights path that is not a file name: ""/ : /lists the weights file '.*', which is outside the model folder/;
-      await expect(tfl.loadLayersModel(fileIO(folder))).rejects.toThrow(message);
-      await expect(tfl.loadLayersModel(fileIO(folder))).rejects.toThrow(path.join(folder, MODEL_JSON_FILENAME));
+  describe('load checks and swap', () => {
+    async function editModelJSON(folder: string, edit: (json: Record<string, unknown>) => void): Promise<string> {
+      const file = path.join(folder, MODEL_JSON_FILENAME);
+      const json = JSON.parse(await fs.readFile(file, 'utf8'));
+      edit(json);
+      await fs.writeFile(file, JSON.stringify(json));
+      return file;
     }
-    // A path inside the folder (a subfolder) is fine.
-    await fs.mkdir(path.join(folder, 'sub'));
-    await fs.rename(path.join(folder, WEIGHTS_BIN_FILENAME), path.join(folder, 'sub', 'w.bin'));
-    await editModelJSON(folder, (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = ['sub/w.bin']));
-    const loaded = await tfl.loadLayersModel(fileIO(folder));
-    const x = tf.tensor2d([[1, 2, 3]]);
-    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
-  });
 
-  it('loads <folder>.old when the folder is missing (a save killed between its renames); the next save removes it', async () => {
-    const a = smallModel();
-    const x = tf.tensor2d([[0.5, -1, 2]]);
-    const folder = path.join(dir, 'best');
-    await a.save(fileIO(folder));
-    await fs.rename(folder, folder + OLD_FOLDER_SUFFIX);
-    const back = await tfl.loadLayersModel(fileIO(folder));
-    expect(Array.from((back.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((a.predict(x) as tf.Tensor).dataSync()));
-    // Also through the model.json path.
-    await expect(tfl.loadLayersModel(fileIO(path.join(folder, MODEL_JSON_FILENAME)))).resolves.toBeDefined();
-    await a.save(fileIO(folder));
-    expect((await fs.readdir(dir)).sort()).toEqual(['best']);
-    // With the folder there, a stale .old is not read.
-    await fs.mkdir(folder + OLD_FOLDER_SUFFIX);
-    await fs.writeFile(path.join(folder + OLD_FOLDER_SUFFIX, MODEL_JSON_FILENAME), 'stale');
-    await expect(tfl.loadLayersModel(fileIO(folder))).resolves.toBeDefined();
-  });
+    it('refuses a model.json without weightsManifest, or with an empty one, naming the file', async () => {
+      await smallModel().save(fileIO(dir));
+      const file = await editModelJSON(dir, (j) => delete j.weightsManifest);
+      const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(new RegExp(`^fileIO: ${escaped} has no weightsManifest`));
+      await editModelJSON(dir, (j) => (j.weightsManifest = []));
+      await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(new RegExp(`^fileIO: ${escaped} has an empty or invalid weightsManifest`));
+      await editModelJSON(dir, (j) => (j.weightsManifest = [{ paths: 'weights.bin' }]));
+      await expect(tfl.loadLayersModel(fileIO(dir))).rejects.toThrow(/invalid weightsManifest entry 0/);
+    });
 
-  it('refuses to save over a folder that holds other files, and changes nothing', async () => {
-    await fs.writeFile(path.join(dir, 'notes.txt'), 'mine');
-    await expect(smallModel().save(fileIO(dir))).rejects.toThrow(/holds entries other than a model \(notes\.txt\); .*a folder of its own/);
-    expect(await fs.readdir(dir)).toEqual(['notes.txt']);
-    expect((await fs.readdir(path.dirname(dir))).filter((n) => n.startsWith(path.basename(dir) + '.'))).toEqual([]);
-  });
+    it('refuses weight paths that leave the model folder, naming the file and the path', async () => {
+      const model = smallModel();
+      const folder = path.join(dir, 'model');
+      await model.save(fileIO(folder));
+      // A copy of the weights beside the folder, where "../weights.bin" would find it.
+      await fs.copyFile(path.join(folder, WEIGHTS_BIN_FILENAME), path.join(dir, WEIGHTS_BIN_FILENAME));
+      for (const bad of ['../weights.bin', path.join(dir, WEIGHTS_BIN_FILENAME), 'sub/../../weights.bin', '/etc/passwd', 'C:\\x\\weights.bin', '.', '']) {
+        await editModelJSON(folder, (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = [bad]));
+        const message = bad === '' ? /lists a weights path that is not a file name: ""/ : /lists the weights file '.*', which is outside the model folder/;
+        await expect(tfl.loadLayersModel(fileIO(folder))).rejects.toThrow(message);
+        await expect(tfl.loadLayersModel(fileIO(folder))).rejects.toThrow(path.join(folder, MODEL_JSON_FILENAME));
+      }
+      // A path inside the folder (a subfolder) is fine.
+      await fs.mkdir(path.join(folder, 'sub'));
+      await fs.rename(path.join(folder, WEIGHTS_BIN_FILENAME), path.join(folder, 'sub', 'w.bin'));
+      await editModelJSON(folder, (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = ['sub/w.bin']));
+      const loaded = await tfl.loadLayersModel(fileIO(folder));
+      const x = tf.tensor2d([[1, 2, 3]]);
+      expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    });
 
-  it('removes the temporary folders of killed saves, and keeps the old model when a write fails', async () => {
-    const folder = path.join(dir, 'm');
-    const a = smallModel();
-    await a.save(fileIO(folder));
-    // A temporary folder left by a process that is gone.
-    const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
-    const stale = path.join(dir, `m.tmp-${deadPid}-0123456789ab`);
-    await fs.mkdir(stale);
-    await fs.writeFile(path.join(stale, WEIGHTS_BIN_FILENAME), 'partial');
-    // The second file write fails (a full disk): the save rejects, the old model stays, no temporary folder is left.
-    let writes = 0;
-    const failing = {
-      ...fs,
-      open: async (file: string, flags: string) => {
-        const handle = await fs.open(file, flags);
-        if (flags === 'w' && ++writes === 2) {
-          await handle.close();
-          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-        }
-        return handle;
-      },
-    } as unknown as FileIOFileSystem;
-    const b = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [3] })] });
-    await expect(b.save(fileIOWith(folder, failing))).rejects.toThrow(/ENOSPC/);
-    expect((await fs.readdir(dir)).sort()).toEqual(['m']);
-    const back = await tfl.loadLayersModel(fileIO(folder));
-    const x = tf.tensor2d([[1, 1, 1]]);
-    expect(Array.from((back.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((a.predict(x) as tf.Tensor).dataSync()));
+    it('loads <folder>.old when the folder is missing (a save killed between its renames); the next save removes it', async () => {
+      const a = smallModel();
+      const x = tf.tensor2d([[0.5, -1, 2]]);
+      const folder = path.join(dir, 'best');
+      await a.save(fileIO(folder));
+      await fs.rename(folder, folder + OLD_FOLDER_SUFFIX);
+      const back = await tfl.loadLayersModel(fileIO(folder));
+      expect(Array.from((back.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((a.predict(x) as tf.Tensor).dataSync()));
+      // Also through the model.json path.
+      await expect(tfl.loadLayersModel(fileIO(path.join(folder, MODEL_JSON_FILENAME)))).resolves.toBeDefined();
+      await a.save(fileIO(folder));
+      expect((await fs.readdir(dir)).sort()).toEqual(['best']);
+      // With the folder there, a stale .old is not read.
+      await fs.mkdir(folder + OLD_FOLDER_SUFFIX);
+      await fs.writeFile(path.join(folder + OLD_FOLDER_SUFFIX, MODEL_JSON_FILENAME), 'stale');
+      await expect(tfl.loadLayersModel(fileIO(folder))).resolves.toBeDefined();
+    });
+
+    it('refuses to save over a folder that holds other files, and changes nothing', async () => {
+      await fs.writeFile(path.join(dir, 'notes.txt'), 'mine');
+      await expect(smallModel().save(fileIO(dir))).rejects.toThrow(/holds entries other than a model \(notes\.txt\); .*a folder of its own/);
+      expect(await fs.readdir(dir)).toEqual(['notes.txt']);
+      expect((await fs.readdir(path.dirname(dir))).filter((n) => n.startsWith(path.basename(dir) + '.'))).toEqual([]);
+    });
+
+    it('removes the temporary folders of killed saves, and keeps the old model when a write fails', async () => {
+      const folder = path.join(dir, 'm');
+      const a = smallModel();
+      await a.save(fileIO(folder));
+      // A temporary folder left by a process that is gone.
+      const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
+      const stale = path.join(dir, `m.tmp-${deadPid}-0123456789ab`);
+      await fs.mkdir(stale);
+      await fs.writeFile(path.join(stale, WEIGHTS_BIN_FILENAME), 'partial');
+      // The second file write fails (a full disk): the save rejects, the old model stays, no temporary folder is left.
+      let writes = 0;
+      const failing = {
+        ...fs,
+        open: async (file: string, flags: string) => {
+          const handle = await fs.open(file, flags);
+          if (flags === 'w' && ++writes === 2) {
+            await handle.close();
+            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+          }
+          return handle;
+        },
+      } as unknown as FileIOFileSystem;
+      const b = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [3] })] });
+      await expect(b.save(fileIOWith(folder, failing))).rejects.toThrow(/ENOSPC/);
+      expect((await fs.readdir(dir)).sort()).toEqual(['m']);
+      const back = await tfl.loadLayersModel(fileIO(folder));
+      const x = tf.tensor2d([[1, 1, 1]]);
+      expect(Array.from((back.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((a.predict(x) as tf.Tensor).dataSync()));
+    });
   });
 });
 

@@ -172,37 +172,44 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
 
-/** Opens the page in a fresh browser context (its own IndexedDB) and returns what it reports. */
-async function runPage(variant: 'isolated' | 'plain'): Promise<PageResult> {
+/**
+ * Opens `path` in a fresh browser context (its own IndexedDB), waits until the page sets `window.__result`, and
+ * returns it with the page's console output; a page that does not finish, or reports `ok: false`, fails with its log.
+ */
+async function openPage<T extends { ok: boolean; error?: string }>(path: string, timeout: number): Promise<{ result: T; log: string[]; seconds: number }> {
   const context = await (browser as Browser).newContext();
+  const log: string[] = [];
   try {
     const page = await context.newPage();
-    const log: string[] = [];
     page.on('console', (msg) => log.push(`console.${msg.type()}: ${msg.text()}`));
     page.on('pageerror', (err) => log.push(`page error: ${err.message}`));
-    await page.goto(`${origin}/${variant}/`);
-    let result: PageResult;
+    const t0 = Date.now();
+    await page.goto(`${origin}${path}`);
+    let result: T;
     try {
-      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, {
-        timeout: 120_000,
-        polling: 250,
-      });
-      result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as PageResult;
+      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout, polling: 250 });
+      result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as T;
     } catch (err) {
-      throw new Error(`the page did not finish: ${(err as Error).message}\n${log.join('\n')}`);
+      throw new Error(`the page ${path} did not finish: ${(err as Error).message}\n${log.join('\n')}`);
     }
-    if (!result.ok) throw new Error(`the page failed: ${result.error}\n${log.join('\n')}`);
-    console.log(
-      `browser test, ${variant} page (${result.userAgent}): ${result.imagesPerSecond.toFixed(1)} images/s ` +
-        `(wall clock, ${result.timedSteps} AdamW steps of ${result.batch} images in ${result.seconds.toFixed(2)} s, ` +
-        `after a warm-up step); crossOriginIsolated ${result.crossOriginIsolated}; SIMD kernels ready after ` +
-        `${result.simdWaitMs} ms; ops ${JSON.stringify(result.opsAfterTraining)}; ` +
-        `losses ${result.losses.map((l) => l.toFixed(4)).join(', ')}`,
-    );
-    return result;
+    if (!result.ok) throw new Error(`the page ${path} failed: ${result.error}\n${log.join('\n')}`);
+    return { result, log, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await context.close();
   }
+}
+
+/** Runs the training page and returns what it reports. */
+async function runPage(variant: 'isolated' | 'plain'): Promise<PageResult> {
+  const { result } = await openPage<PageResult>(`/${variant}/`, 120_000);
+  console.log(
+    `browser test, ${variant} page (${result.userAgent}): ${result.imagesPerSecond.toFixed(1)} images/s ` +
+      `(wall clock, ${result.timedSteps} AdamW steps of ${result.batch} images in ${result.seconds.toFixed(2)} s, ` +
+      `after a warm-up step); crossOriginIsolated ${result.crossOriginIsolated}; SIMD kernels ready after ` +
+      `${result.simdWaitMs} ms; ops ${JSON.stringify(result.opsAfterTraining)}; ` +
+      `losses ${result.losses.map((l) => l.toFixed(4)).join(', ')}`,
+  );
+  return result;
 }
 
 function check(result: PageResult): void {
@@ -236,28 +243,8 @@ describe('the packed package in headless Chromium: vit-cifar-tiny trained on was
 
 describe('the docs in the browser', () => {
   it('every ```ts browser block of README.md and docs/guide runs as written in Chromium', async () => {
-    const context = await (browser as Browser).newContext();
-    try {
-      const page = await context.newPage();
-      const log: string[] = [];
-      page.on('console', (msg) => log.push(`console.${msg.type()}: ${msg.text()}`));
-      page.on('pageerror', (err) => log.push(`page error: ${err.message}`));
-      const t0 = Date.now();
-      await page.goto(`${origin}/docs/`);
-      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, {
-        timeout: 240_000,
-        polling: 250,
-      });
-      const result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
-        ok: boolean;
-        error?: string;
-        blocks?: string[];
-      };
-      if (!result.ok) throw new Error(`a docs block failed in the browser: ${result.error}\n${log.join('\n')}`);
-      console.log(`docs blocks ${result.blocks?.join(', ')} ran in Chromium in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${log.join('\n')}`);
-      expect(result.blocks?.length).toBeGreaterThan(0);
-    } finally {
-      await context.close();
-    }
+    const { result, log, seconds } = await openPage<{ ok: boolean; error?: string; blocks?: string[] }>('/docs/', 240_000);
+    console.log(`docs blocks ${result.blocks?.join(', ')} ran in Chromium in ${seconds.toFixed(1)} s:\n${log.join('\n')}`);
+    expect(result.blocks?.length).toBeGreaterThan(0);
   }, 300_000);
 });
