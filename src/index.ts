@@ -249,6 +249,50 @@ export {
 } from './data/dataset';
 export { type ImageGrid, type ImageGridOptions, encodeImageGridPng, encodePng, renderImageGrid } from './data/png';
 
+// --- Interop: PyTorch checkpoints ---
+export {
+  type CheckpointTensor,
+  type CheckpointTensors,
+  CHECKPOINT_DTYPES,
+  checkpointTensor,
+  decodeCheckpointTensor,
+} from './interop/checkpoint_tensors';
+export {
+  type ReadSafetensorsHeaderOptions,
+  type ReadSafetensorsOptions,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+} from './interop/safetensors';
+export {
+  type ReadCheckpointOptions,
+  type ReadTorchCheckpointOptions,
+  checkpointFormat,
+  readCheckpoint,
+  readTorchCheckpoint,
+} from './interop/torch_checkpoint';
+export { type ViTCheckpointLayout, VIT_CHECKPOINT_LAYOUTS } from './interop/layouts/vit_layouts';
+export {
+  type ViTCheckpointConfig,
+  type ViTFromCheckpoint,
+  type ViTFromCheckpointOptions,
+  type ViTPreprocessing,
+  createViTFromCheckpoint,
+  vitOptionsForCheckpointConfig,
+} from './interop/create_from_checkpoint';
+export { type ViTFreeze, freezeViT } from './interop/freeze';
+export { type PyTorchViTArchitecture, PYTORCH_VIT_ARCHITECTURES, pytorchViTConfig } from './interop/pytorch_architectures';
+export { exportViTCheckpoint } from './interop/export_checkpoint';
+export {
+  type ResamplePositionEmbeddingOptions,
+  type ResizeViTImageSizeOptions,
+  resamplePositionEmbedding,
+  resizeViTImageSize,
+} from './interop/resample_position_embedding';
+
 // --- randomness: one seedable generator behind everything random ---
 export {
   type RandomState,

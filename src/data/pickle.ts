@@ -2,7 +2,9 @@
  * A safe, minimal reader for Python pickles of plain data and numpy arrays (what the CIFAR "python version" files
  * hold). It interprets the pickle opcodes itself and only knows a fixed list of globals (numpy's array and dtype
  * reconstructors, `_codecs.encode`, `bytearray`); anything else is refused with an error naming it. Nothing is ever
- * executed. Browser-safe.
+ * executed. Browser-safe. The PyTorch checkpoint reader extends the list with the few globals a state dict needs
+ * (tensor rebuilders, storage classes, `collections.OrderedDict`) and storages as persistent ids, through an
+ * internal {@link PickleExtension}; `readPickle` itself allows none of them.
  *
  * Limits (for untrusted files): time linear in the input size, memory bounded by the input plus the decoded value
  * (objects the pickle memoises and references again are shared, never copied), nesting depth capped
@@ -77,7 +79,37 @@ type Global = { kind: 'global'; name: string };
 type Pending = { kind: 'ndarray-pending'; arr?: PickleNdArray };
 /** A pickled tuple: `depth` is its tuple nesting depth; `value` caches its decoded array so that shared tuples stay shared. */
 type Tuple = { kind: 'tuple'; items: Item[]; depth: number; value?: PickleValue[] };
-type Item = PickleValue | Global | Pending | Tuple | PickleDtype | typeof MARK;
+/** An object built by a {@link PickleExtension} (a tensor, a storage), carried through as is. */
+type Opaque = { kind: 'opaque'; value: unknown };
+type Item = PickleValue | Global | Pending | Tuple | PickleDtype | Opaque | typeof MARK;
+
+/** A global passed to a {@link PickleExtension} hook (e.g. a storage class inside a persistent id). @internal */
+export class PickleGlobalRef {
+  constructor(readonly name: string) {}
+}
+
+/**
+ * Hooks that let a reader built on the safe unpickler (the PyTorch checkpoint reader) accept a few more globals and
+ * persistent ids. Hook arguments are decoded values; tuples arrive as arrays, globals as {@link PickleGlobalRef},
+ * extension-built objects as what the hooks returned. Whatever a hook returns travels through the decoded value as
+ * is (typed `PickleValue` only nominally). Nothing is executed beyond the hooks. @internal
+ */
+export interface PickleExtension {
+  /** Further globals allowed, as 'module.name'. */
+  globals: ReadonlySet<string>;
+  /** What the refusal of any other global says is allowed (default: "numpy arrays and plain data"). */
+  allowedDescription?: string;
+  /** Builds the result of calling one of `globals` (REDUCE). Maps and arrays it returns stay mutable containers. */
+  reduce(name: string, args: unknown[]): unknown;
+  /** Resolves a persistent id (BINPERSID); without it, BINPERSID is refused. */
+  persistentLoad?(pid: unknown): unknown;
+  /** Applies BUILD state to a dict (e.g. an OrderedDict's `_metadata`); without it, BUILD on a dict is refused. */
+  buildDict?(dict: Map<PickleKey, PickleValue>, state: unknown): void;
+  /** The value of one of `globals` used as a value, not called (e.g. `torch.float16` in a dict). */
+  globalValue?(name: string): unknown;
+  /** Largest LONG1/LONG4 integer in bytes (default {@link PICKLE_MAX_LONG_BYTES}). */
+  maxLongBytes?: number;
+}
 
 const ALLOWED_GLOBALS = new Set([
   'numpy.core.multiarray._reconstruct',
@@ -104,6 +136,7 @@ const OPCODE_NAMES: Record<number, string> = {
   0x8d: 'BINUNICODE8', 0x96: 'BYTEARRAY8', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x68: 'BINGET', 0x6a: 'LONG_BINGET',
   0x94: 'MEMOIZE', 0x63: 'GLOBAL', 0x93: 'STACK_GLOBAL', 0x52: 'REDUCE', 0x62: 'BUILD', 0x81: 'NEWOBJ',
   0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP',
+  0x51: 'BINPERSID', 0x50: 'PERSID',
 };
 
 function latin1(bytes: Uint8Array): string {
@@ -218,13 +251,26 @@ function checkNesting(root: PickleValue, maxDepth: number, fail: (msg: string) =
  * @category Data
  */
 export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): PickleValue {
+  return readPickleWith(bytes, options).value;
+}
+
+/**
+ * {@link readPickle} with a {@link PickleExtension}, starting at byte `start`; also returns where the pickle ended
+ * (one past its STOP opcode), for files that hold several pickles in a row. @internal
+ */
+export function readPickleWith(
+  bytes: Uint8Array,
+  options: ReadPickleOptions = {},
+  ext?: PickleExtension,
+  start = 0,
+): { value: PickleValue; end: number } {
   const name = options.name ?? 'pickle';
   const maxDepth = options.maxDepth ?? PICKLE_MAX_DEPTH;
   if (!(Number.isInteger(maxDepth) && maxDepth >= 1)) {
     throw new Error(`${name}: options.maxDepth must be an integer ≥ 1, got ${String(maxDepth)}`);
   }
   try {
-    return readPickleUnchecked(bytes, name, maxDepth);
+    return readPickleUnchecked(bytes, name, maxDepth, ext, start);
   } catch (err) {
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
       throw new Error(`${name}: data nested too deeply for the JavaScript stack (lower options.maxDepth)`);
@@ -232,7 +278,7 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
     const msg = (err as Error).message;
     // A text file (notes, an HTML error page, CSV) read as a pickle fails on its first bytes with an opcode error
     // that says little: say what the data looks like and what was expected instead.
-    const text = bytes[0] !== 0x80 ? textPrefix(bytes) : null;
+    const text = bytes[start] !== 0x80 ? textPrefix(bytes.subarray(start)) : null;
     if (
       text != null &&
       typeof msg === 'string' &&
@@ -249,9 +295,16 @@ export function readPickle(bytes: Uint8Array, options: ReadPickleOptions = {}): 
   }
 }
 
-function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number): PickleValue {
+function readPickleUnchecked(
+  bytes: Uint8Array,
+  name: string,
+  maxDepth: number,
+  ext: PickleExtension | undefined,
+  start: number,
+): { value: PickleValue; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
+  let pos = start;
+  const maxLongBytes = ext?.maxLongBytes ?? PICKLE_MAX_LONG_BYTES;
   const stack: Item[] = [];
   const marks: number[] = [];
   const memo = new Map<number, Item>();
@@ -341,6 +394,10 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
         if (arr == null) return fail('numpy array without state (BUILD missing)');
         return arr;
       }
+      if (k === 'opaque') return (v as Opaque).value as PickleValue;
+      if (k === 'global' && ext?.globalValue != null && ext.globals.has((v as Global).name)) {
+        return ext.globalValue((v as Global).name) as PickleValue;
+      }
       return fail(`${k} '${(v as Global).name}' used as a value in ${ctx}`);
     }
     return v as PickleValue;
@@ -421,11 +478,22 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
     }
     return new PickleNdArray((size > 1 ? '<' : '') + kind, shape, data, fortran);
   };
+  /** A stack item as a hook argument: tuples as arrays, globals as PickleGlobalRef, the rest as decoded values. */
+  const extArg = (v: Item, ctx: string): unknown => {
+    if (isTuple(v)) return v.items.map((x) => extArg(x, ctx));
+    if (typeof v === 'object' && v != null && 'kind' in v && (v as Global).kind === 'global') {
+      return new PickleGlobalRef((v as Global).name);
+    }
+    return value(v, ctx);
+  };
+  const extItem = (r: unknown): Item =>
+    r instanceof Map || Array.isArray(r) ? (r as PickleValue) : { kind: 'opaque', value: r };
   const reduce = (fn: Item, args: Item[]): Item => {
     if (!(typeof fn === 'object' && fn != null && 'kind' in fn && (fn as Global).kind === 'global')) {
       return fail(`REDUCE on ${describe(fn)}`);
     }
     const g = (fn as Global).name;
+    if (ext != null && ext.globals.has(g)) return extItem(ext.reduce(g, args.map((a) => extArg(a, g))));
     if (g.endsWith('multiarray._reconstruct')) {
       // _reconstruct(ndarray, (0,), b'b'): an empty array whose state BUILD sets.
       const cls = args[0];
@@ -511,10 +579,14 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
       (obj as Pending).arr = makeArray(dt, shape, raw as Uint8Array, st[3] === true || st[3] === 1);
       return;
     }
+    if (obj instanceof Map && ext?.buildDict != null) {
+      ext.buildDict(obj, extArg(state, 'BUILD state'));
+      return;
+    }
     fail(`BUILD on ${describe(obj)} is not supported`);
   };
 
-  if (bytes.length === 0) fail('empty pickle');
+  if (bytes.length <= start) fail('empty pickle');
   for (;;) {
     if (pos >= bytes.length) fail('truncated pickle (no STOP opcode)');
     const opPos = pos;
@@ -532,7 +604,7 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
         const v = pop();
         const result = value(v, 'result');
         checkNesting(result, maxDepth, fail);
-        return result;
+        return { value: result, end: pos };
       }
       case 0x28:
         marks.push(stack.length);
@@ -616,11 +688,11 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
       case 0x8a:
       case 0x8b: {
         const n = op === 0x8a ? u8() : u32();
-        if (n > PICKLE_MAX_LONG_BYTES) {
+        if (n > maxLongBytes) {
           // Refused by its declared size, before reading or converting anything (a huge LONG4 would take minutes).
           fail(
             `${op === 0x8a ? 'LONG1' : 'LONG4'} integer of ${n} bytes at offset ${opPos}: at most ` +
-              `${PICKLE_MAX_LONG_BYTES} bytes are supported (CIFAR pickles never need more)`,
+              `${maxLongBytes} bytes are supported (CIFAR pickles never need more)`,
           );
         }
         const b = take(n);
@@ -695,8 +767,11 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
           mod = strOf(pop(), 'STACK_GLOBAL');
         }
         const full = `${mod}.${nm}`;
-        if (!ALLOWED_GLOBALS.has(full)) {
-          fail(`refusing global '${full}' at offset ${opPos}: only numpy arrays and plain data are allowed`);
+        if (!ALLOWED_GLOBALS.has(full) && !(ext?.globals.has(full) ?? false)) {
+          fail(
+            `refusing global '${full}' at offset ${opPos}: only ` +
+              `${ext?.allowedDescription ?? 'numpy arrays and plain data'} are allowed`,
+          );
         }
         stack.push({ kind: 'global', name: full });
         break;
@@ -716,6 +791,12 @@ function readPickleUnchecked(bytes: Uint8Array, name: string, maxDepth: number):
       case 0x62: {
         const state = pop();
         build(top(), state);
+        break;
+      }
+      case 0x51: {
+        if (ext?.persistentLoad == null) fail(`unsupported pickle opcode 0x51 'Q' (BINPERSID) at offset ${opPos}`);
+        const pid = pop();
+        stack.push(extItem((ext as PickleExtension).persistentLoad?.(extArg(pid, 'persistent id'))));
         break;
       }
       case 0x30:

@@ -47,7 +47,10 @@ export function addMlpWeights(
   });
 }
 
-/** Dense → activation → dropout for each entry of `weights` (dropout only when `training`). @internal */
+/**
+ * Dense → activation → dropout for each entry of `weights` (dropout only when `training`); with `activateLast` false
+ * the last dense layer has no activation (dropout still follows it), the standard ViT MLP. @internal
+ */
 export function mlpForward(
   x: tf.Tensor,
   weights: DenseWeights[],
@@ -55,10 +58,13 @@ export function mlpForward(
   rate: number,
   training: boolean,
   rng: RandomGenerator,
+  activateLast = true,
 ): tf.Tensor {
   let y = x;
-  for (const { kernel, bias } of weights) {
-    y = applyActivation(linear(y, kernel.read(), bias.read()), activation);
+  for (let i = 0; i < weights.length; i++) {
+    const { kernel, bias } = weights[i];
+    const dense = linear(y, kernel.read(), bias.read());
+    y = activateLast || i < weights.length - 1 ? applyActivation(dense, activation) : dense;
     if (training && rate > 0) y = dropout(y, rate, rng.nextSeed());
   }
   return y;

@@ -31,6 +31,12 @@ export interface TransformerBlockArgs extends ViTLayerArgs {
   epsilon?: number;
   /** MLP activation. Default `'gelu'`. */
   activation?: ActivationName;
+  /**
+   * Whether the activation also follows the MLP's last dense layer. Default true: the Keras ViT tutorial's `mlp()`
+   * (activation after every layer). `false`: the MLP of the ViT paper, torchvision, timm and Hugging Face,
+   * Dense → GELU → Dense (dropout still follows both), which pretrained PyTorch checkpoints need.
+   */
+  mlpOutputActivation?: boolean;
   /** Stochastic-depth rate of both residual branches (training only). Default 0. */
   dropPath?: number;
   /** Seed of the layer's own random generator (initializers, dropout); default: the library's global generator. */
@@ -73,6 +79,8 @@ export class TransformerBlock extends tfl.layers.Layer {
   readonly epsilon: number;
   /** MLP activation. */
   readonly activation: ActivationName;
+  /** Whether the activation follows the MLP's last dense layer too (see {@link TransformerBlockArgs.mlpOutputActivation}). */
+  readonly mlpOutputActivation: boolean;
   /** Stochastic-depth rate. */
   readonly dropPath: number;
   /** Seed of the layer's own generator, if any. */
@@ -102,6 +110,7 @@ export class TransformerBlock extends tfl.layers.Layer {
     this.attentionDropout = c.attentionDropout ?? rate;
     this.epsilon = c.epsilon ?? 1e-6;
     this.activation = activation;
+    this.mlpOutputActivation = c.mlpOutputActivation ?? true;
     this.dropPath = c.dropPath ?? 0;
     this.seed = c.seed ?? undefined;
     this.rng = generatorFor(this.seed);
@@ -169,7 +178,7 @@ export class TransformerBlock extends tfl.layers.Layer {
     });
     const x2 = tf.add(x, branch(attended));
     const h2 = layerNorm(x2, n2.gamma.read(), n2.beta.read(), this.epsilon);
-    const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, rng);
+    const m = mlpForward(h2, this.mlp, this.activation, this.dropout, training, rng, this.mlpOutputActivation);
     return { output: tf.add(x2, branch(m)), scores };
   }
 
@@ -185,6 +194,8 @@ export class TransformerBlock extends tfl.layers.Layer {
       activation: this.activation,
       dropPath: this.dropPath,
       seed: this.seed ?? null,
+      // Only when not the default, so that the configs of models saved before the option existed are unchanged.
+      ...(this.mlpOutputActivation ? {} : { mlpOutputActivation: false }),
     };
   }
 }

@@ -93,6 +93,11 @@ export interface ViTClassifierOptions {
   transformerUnits?: number[];
   /** Hidden width of the blocks' MLP relative to `projectionDim`, when `transformerUnits` is not given. Default 2. */
   mlpRatio?: number;
+  /**
+   * Whether GELU also follows the last layer of each block's MLP. Default true (the Keras reference); `false` gives the
+   * standard ViT MLP Dense → GELU → Dense of the paper, torchvision, timm and Hugging Face (pretrained checkpoints).
+   */
+  mlpOutputActivation?: boolean;
   /** Hidden widths of the classifier head's MLP (GELU, dropout); `[]` for a linear head. Default `[2048, 1024]`. */
   mlpHeadUnits?: number[];
   /** Dropout on the attention weights. Default 0.1. */
@@ -156,6 +161,8 @@ export interface ResolvedViTOptions {
   transformerLayers: number;
   /** See {@link ViTClassifierOptions.transformerUnits}. */
   transformerUnits: number[];
+  /** See {@link ViTClassifierOptions.mlpOutputActivation}. */
+  mlpOutputActivation: boolean;
   /** See {@link ViTClassifierOptions.mlpHeadUnits}. */
   mlpHeadUnits: number[];
   /** See {@link ViTClassifierOptions.attentionDropout}. */
@@ -194,6 +201,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'transformerLayers',
   'transformerUnits',
   'mlpRatio',
+  'mlpOutputActivation',
   'mlpHeadUnits',
   'attentionDropout',
   'mlpDropout',
@@ -317,6 +325,8 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
       `transformerUnits must end with projectionDim (${projectionDim}) for the residual connection, got ${show(transformerUnits)}`,
     );
   }
+  const mlpOutputActivation = o.mlpOutputActivation ?? true;
+  if (typeof mlpOutputActivation !== 'boolean') throw new Error(`mlpOutputActivation must be true or false, got ${show(mlpOutputActivation)}`);
   const mlpHeadUnits = o.mlpHeadUnits ?? [];
   assertUnitsList('mlpHeadUnits', mlpHeadUnits, true);
 
@@ -379,6 +389,7 @@ export function resolveViTOptions(options: ViTClassifierOptions = {}): ResolvedV
     keyDim,
     transformerLayers,
     transformerUnits: [...transformerUnits],
+    mlpOutputActivation,
     mlpHeadUnits: [...mlpHeadUnits],
     attentionDropout,
     mlpDropout,

@@ -130,6 +130,7 @@ export function createViTClassifier(options: ViTClassifierOptions = {}): ViTClas
         attentionDropout: o.attentionDropout,
         epsilon: o.layerNormEpsilon,
         activation: 'gelu',
+        ...(o.mlpOutputActivation ? {} : { mlpOutputActivation: false }),
         dropPath,
         seed: nextSeed(),
         name: `block_${i + 1}`,

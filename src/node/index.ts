@@ -12,6 +12,10 @@ export { type BackendRequest, type SelectBackendOptions, type SelectedBackend, s
 export { MODEL_JSON_FILENAME, WEIGHTS_BIN_FILENAME, fileIO } from './file_io';
 export { writeFileAtomic } from './atomic_write';
 
+// --- Interop: PyTorch checkpoints (files) ---
+export { readSafetensorsFile, readSafetensorsFileHeader, writeSafetensorsFile } from './interop/safetensors_file';
+export { readCheckpointFile, readTorchCheckpointFile } from './interop/torch_checkpoint_file';
+
 // --- data (files, archives, downloads, PNG) ---
 export { type LoadCifarOptions, loadCifar10, loadCifar100, readCifarArchiveFile, readCifarDirectory } from './data/load_cifar';
 export {
@@ -35,3 +39,4 @@ export { type DataParallelTrainerOptions, dataParallelTrainer } from './training
 export { type ProgressBarOptions, progressBar } from './training/progress';
 export { CHECKPOINT_FILES, FileCheckpointStore, fileCheckpointStore } from './training/checkpoint_store';
 export { type FitViTNodeOptions, fitViTNode } from './training/fit_node';
+export { type EvaluateNodeOptions, evaluateNode } from './training/evaluate_node';

@@ -20,6 +20,12 @@ export interface EvaluateOptions {
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
   /** More metrics (per-example functions, keyed by their `name` in {@link EvaluateResult.metrics}). */
   metrics?: MetricFunction[];
+  /**
+   * Computes a batch's logits instead of `model.apply(x, { training: false })` (the caller of `predict` disposes
+   * them): e.g. a `DataParallelTrainer`'s `predict`, which splits the batch between threads (`vit-tfjs/node`'s
+   * `evaluateNode` does this).
+   */
+  predict?: (x: tf.Tensor) => Promise<tf.Tensor> | tf.Tensor;
 }
 
 /**
@@ -54,6 +60,7 @@ export async function evaluateSource(
     metrics: MetricFunction[];
     confusion: boolean;
     what: string;
+    predict?: (x: tf.Tensor) => Promise<tf.Tensor> | tf.Tensor;
   },
 ): Promise<{ loss: number; metrics: number[]; examples: number; confusion: number[][] | null }> {
   const numClasses = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
@@ -64,11 +71,18 @@ export async function evaluateSource(
   for await (const { batch, owned } of iterateBatches(source, 0, options.batchSize, null, options.what)) {
     try {
       const { x, y } = batch;
-      const [sums, predicted] = tf.tidy(() => {
-        const logits = model.apply(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), { training: false }) as tf.Tensor;
-        const values = [options.loss(y, logits), ...options.metrics.map((m) => m(y, logits))].map((v) => tf.sum(v));
-        return [tf.stack(values), confusion != null ? tf.argMax(logits, -1) : null];
-      });
+      const external = options.predict != null ? await options.predict(x) : null;
+      const [sums, predicted] = (() => {
+        try {
+          return tf.tidy(() => {
+            const logits = external ?? (model.apply(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), { training: false }) as tf.Tensor);
+            const values = [options.loss(y, logits), ...options.metrics.map((m) => m(y, logits))].map((v) => tf.sum(v));
+            return [tf.stack(values), confusion != null ? tf.argMax(logits, -1) : null];
+          });
+        } finally {
+          external?.dispose(); // also when a loss or metric throws
+        }
+      })();
       try {
         const s = await sums.data();
         loss += s[0];
@@ -124,6 +138,7 @@ export async function evaluate(model: tfl.LayersModel, data: FitData, options: E
     metrics: [sparseTopKAccuracy(k), ...extra],
     confusion: true,
     what: 'evaluate: data',
+    predict: options.predict,
   });
   const confusion = r.confusion as number[][];
   const hits = confusion.reduce((a, row, i) => a + row[i], 0);

@@ -47,6 +47,12 @@ export interface BatchTrainer {
   readonly threads?: number;
   /** One optimizer step on the batch; returns the batch's mean loss and the model's outputs (fitViT disposes them). */
   step(x: tf.Tensor, y: tf.Tensor): Promise<TrainStepResult> | TrainStepResult;
+  /**
+   * The model's outputs for a batch in inference mode (`model.apply(x, { training: false })`), if the trainer can
+   * compute them faster than this thread alone (e.g. split between its threads): `fitViT` validates with it.
+   * The caller disposes the result.
+   */
+  predict?(x: tf.Tensor): Promise<tf.Tensor> | tf.Tensor;
   /** Releases what the trainer holds (e.g. worker threads); the model and optimizer stay usable. */
   dispose(): Promise<void> | void;
 }
@@ -205,7 +211,10 @@ export interface FitViTOptions {
   validationSplit?: number;
   /** Validation examples (any {@link FitData} form); not with `validationSplit`. */
   validationData?: FitData;
-  /** Images per validation forward pass; default the micro-batch size. */
+  /**
+   * Images per validation batch; default the micro-batch size times the trainer's threads when the trainer
+   * predicts (each thread gets a micro-batch), else the micro-batch size.
+   */
   validationBatchSize?: number;
   /** Keep the best epoch's weights (by a monitored log value), and restore them at the end; `true`: the defaults. */
   bestWeights?: boolean | BestWeightsOptions;
@@ -429,8 +438,7 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
       if (src.labels != null) checkSparseLabels(src.labels, numClasses, what);
     }
   }
-  const validationBatchSize = options.validationBatchSize ?? microBatchSize;
-  assertPositiveInteger('fitViT: validationBatchSize', validationBatchSize);
+  if (options.validationBatchSize != null) assertPositiveInteger('fitViT: validationBatchSize', options.validationBatchSize);
 
   const logKeys = ['loss', ...metricNames];
   const allKeys = validation != null ? [...logKeys, ...logKeys.map((k) => `val_${k}`)] : logKeys;
@@ -515,6 +523,7 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
       skipNonFinite: nonFiniteLoss !== 'apply',
     });
     const threads = trainer.threads ?? 1;
+    const validationBatchSize = options.validationBatchSize ?? microBatchSize * (trainer.predict != null ? threads : 1);
     if (resuming != null && resuming.state.threads !== threads) {
       warn(
         `resume: the checkpoint was trained on ${resuming.state.threads} thread(s), this run uses ${threads}: ` +
@@ -589,7 +598,14 @@ export async function fitViT(model: tfl.LayersModel, data: FitData, options: Fit
 
         const logs: Record<string, number> = Object.fromEntries(logKeys.map((k, i) => [k, sums[i] / seen]));
         if (validation != null) {
-          const v = await evaluateSource(model, validation, { batchSize: validationBatchSize, loss: lossFn, metrics, confusion: false, what: 'fitViT: validationData' });
+          const v = await evaluateSource(model, validation, {
+            batchSize: validationBatchSize,
+            loss: lossFn,
+            metrics,
+            confusion: false,
+            what: 'fitViT: validationData',
+            predict: trainer.predict?.bind(trainer),
+          });
           logs.val_loss = v.loss / v.examples;
           metricNames.forEach((name, i) => (logs[`val_${name}`] = v.metrics[i] / v.examples));
         }

@@ -15,7 +15,7 @@ import {
   type TrainStepResult,
   withRandomGenerator,
 } from 'vit-tfjs';
-import { slotView, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
+import { type PredictMessage, slotView, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
 /**
  * Options of {@link DataParallelTrainer.create}.
@@ -50,8 +50,11 @@ export interface DataParallelOptions {
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 }
 
+type StepReply = Extract<WorkerReply, { type: 'result' }>;
+type PredictReply = Extract<WorkerReply, { type: 'predicted' }>;
+
 interface Pending {
-  resolve: (reply: Extract<WorkerReply, { type: 'result' }>) => void;
+  resolve: (reply: StepReply | PredictReply) => void;
   reject: (err: Error) => void;
 }
 
@@ -105,10 +108,12 @@ class WorkerHandle {
     return new Promise((resolve, reject) => (this.readyWaiter = { resolve, reject }));
   }
 
-  request(msg: StepMessage, transfer: ArrayBuffer[]): Promise<Extract<WorkerReply, { type: 'result' }>> {
+  request(msg: StepMessage, transfer: ArrayBuffer[]): Promise<StepReply>;
+  request(msg: PredictMessage, transfer: ArrayBuffer[]): Promise<PredictReply>;
+  request(msg: StepMessage | PredictMessage, transfer: ArrayBuffer[]): Promise<StepReply | PredictReply> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending = { resolve: resolve as Pending['resolve'], reject };
       this.worker.postMessage(msg, transfer);
     });
   }
@@ -182,7 +187,7 @@ export class DataParallelTrainer {
 
   private constructor(
     readonly model: tfl.LayersModel,
-    readonly optimizer: tf.Optimizer,
+    readonly optimizer: tf.Optimizer | null,
     private readonly options: DataParallelOptions,
     threads: number,
   ) {
@@ -205,9 +210,10 @@ export class DataParallelTrainer {
   /**
    * Starts the worker threads and builds the model in each (from `model.toJSON()`; the weights follow at every
    * step). Call it after the model is built and its non-trainable state (e.g. `Normalization.adapt`) is set; it
-   * resolves when every worker is ready.
+   * resolves when every worker is ready. With `optimizer` `null` the trainer only predicts (see
+   * {@link DataParallelTrainer.predict}).
    */
-  static async create(model: tfl.LayersModel, optimizer: tf.Optimizer, options: DataParallelOptions = {}): Promise<DataParallelTrainer> {
+  static async create(model: tfl.LayersModel, optimizer: tf.Optimizer | null, options: DataParallelOptions = {}): Promise<DataParallelTrainer> {
     const threads = options.threads ?? defaultThreadCount();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`DataParallelTrainer: threads must be a positive integer, got ${threads}`);
     const micro = options.microBatchSize;
@@ -264,12 +270,14 @@ export class DataParallelTrainer {
    */
   async step(x: tf.Tensor, y: tf.Tensor): Promise<TrainStepResult> {
     if (this.disposed) throw new Error('DataParallelTrainer: step after dispose()');
+    const optimizer = this.optimizer;
+    if (optimizer == null) throw new Error('DataParallelTrainer.step: this trainer was created without an optimizer (predict only)');
     const batch = x.shape[0];
     if (y.shape[0] !== batch) throw new Error(`DataParallelTrainer.step: x has ${batch} examples but y has ${y.shape[0]}`);
     if (x.dtype !== 'float32') throw new Error(`DataParallelTrainer.step: x must be float32, got ${x.dtype}`);
     if (y.dtype !== 'float32' && y.dtype !== 'int32') throw new Error(`DataParallelTrainer.step: y must be int32 or float32, got ${y.dtype}`);
     if (this.threads === 1) {
-      return trainStep(this.model, this.optimizer, x, y, {
+      return trainStep(this.model, optimizer, x, y, {
         microBatchSize: this.options.microBatchSize,
         skipNonFinite: this.options.skipNonFinite,
         loss: this.options.loss,
@@ -280,7 +288,7 @@ export class DataParallelTrainer {
     const seeds = sizes.map(() => globalRandom().nextSeed());
     this.publishWeights();
     // Send the workers their shares first, so that they run while this thread computes the first share.
-    const requests: Promise<Extract<WorkerReply, { type: 'result' }>>[] = [];
+    const requests: Promise<StepReply>[] = [];
     const xData = x.dataSync() as Float32Array;
     const yData = y.dataSync() as Float32Array | Int32Array;
     const xRow = x.size / batch;
@@ -327,7 +335,7 @@ export class DataParallelTrainer {
       if (own != null) tf.dispose([...own.gradients, own.outputs]);
       throw failed != null ? failed.reason : ownError;
     }
-    const results = replies.map((r) => (r as PromiseFulfilledResult<Extract<WorkerReply, { type: 'result' }>>).value);
+    const results = replies.map((r) => (r as PromiseFulfilledResult<StepReply>).value);
     const mine = own;
     const gradients = tf.tidy(() =>
       mine.gradients.map((g, i) => results.reduce((sum, r) => tf.add(sum, tf.tensor(r.gradients[i], g.shape, 'float32')), g)),
@@ -335,7 +343,55 @@ export class DataParallelTrainer {
     const outputs = tf.tidy(() => tf.concat([mine.outputs, ...results.map((r) => tf.tensor(r.outputs, r.outputsShape, 'float32'))], 0));
     tf.dispose([...mine.gradients, mine.outputs]);
     const loss = results.reduce((sum, r) => sum + r.loss, mine.loss);
-    return applyAccumulatedGradients(this.model, this.optimizer, { gradients, loss, outputs }, { skipNonFinite: this.options.skipNonFinite });
+    return applyAccumulatedGradients(this.model, optimizer, { gradients, loss, outputs }, { skipNonFinite: this.options.skipNonFinite });
+  }
+
+  /**
+   * The model's outputs for `x` in inference mode (`model.apply(x, { training: false })`), the batch split between
+   * the threads as in {@link DataParallelTrainer.step}: what `fitViT` validates with, and `evaluate`'s `predict`.
+   * The caller disposes the result.
+   */
+  async predict(x: tf.Tensor): Promise<tf.Tensor> {
+    if (this.disposed) throw new Error('DataParallelTrainer: predict after dispose()');
+    const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+    try {
+      const batch = input.shape[0];
+      const sizes = shareSizes(batch, this.threads);
+      if (this.threads === 1 || sizes[1] === 0) return tf.tidy(() => this.model.apply(input, { training: false }) as tf.Tensor);
+      this.publishWeights();
+      const xData = input.dataSync() as Float32Array;
+      const row = input.size / batch;
+      const requests: Promise<PredictReply>[] = [];
+      let start = sizes[0];
+      for (let t = 1; t < this.threads; t++) {
+        const size = sizes[t];
+        if (size === 0) continue;
+        const msg: PredictMessage = { type: 'predict', id: this.nextId++, x: xData.slice(start * row, (start + size) * row), xShape: [size, ...input.shape.slice(1)] };
+        start += size;
+        requests.push(this.workers[t - 1].request(msg, [msg.x.buffer as ArrayBuffer]));
+      }
+      const settled = Promise.allSettled(requests);
+      let own: tf.Tensor | null = null;
+      let ownError: unknown = null;
+      try {
+        own = tf.tidy(() => this.model.apply(tf.slice(input, 0, sizes[0]), { training: false }) as tf.Tensor);
+      } catch (err) {
+        ownError = err;
+      }
+      const replies = await settled;
+      const failed = replies.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (own == null || failed != null) {
+        own?.dispose();
+        throw failed != null ? failed.reason : ownError;
+      }
+      const mine = own;
+      const parts = replies.map((r) => (r as PromiseFulfilledResult<PredictReply>).value);
+      const result = tf.tidy(() => tf.concat([mine, ...parts.map((p) => tf.tensor(p.outputs, p.outputsShape, 'float32'))], 0));
+      mine.dispose();
+      return result;
+    } finally {
+      if (input !== x) input.dispose();
+    }
   }
 
   /** Stops the worker threads. The model and optimizer stay usable on this thread. */

@@ -70,12 +70,25 @@ export interface StepMessage {
 }
 
 /**
+ * Trainer → worker: the model's outputs (inference mode) for a share of a batch.
+ *
+ * @category Training
+ */
+export interface PredictMessage {
+  type: 'predict';
+  id: number;
+  x: Float32Array;
+  xShape: number[];
+}
+
+/**
  * Worker → trainer.
  *
  * @category Training
  */
 export type WorkerReply =
   | { type: 'ready' }
+  | { type: 'predicted'; id: number; outputs: Float32Array; outputsShape: number[] }
   | {
       type: 'result';
       id: number;
@@ -92,4 +105,4 @@ export type WorkerReply =
  *
  * @category Training
  */
-export type TrainerMessage = InitMessage | StepMessage;
+export type TrainerMessage = InitMessage | StepMessage | PredictMessage;

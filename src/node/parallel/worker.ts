@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 // The library's index registers every layer class, so that the topology deserializes.
 import { accumulateGradients, RandomGenerator, resolveTrainingFunction, withRandomGenerator } from 'vit-tfjs';
 import { selectBackend } from '../backend';
-import { slotView, type InitMessage, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
+import { slotView, type InitMessage, type PredictMessage, type StepMessage, type TrainerMessage, type WeightSlot, type WorkerReply } from './protocol';
 
 interface WorkerState {
   model: tfl.LayersModel;
@@ -81,6 +81,22 @@ function step(msg: StepMessage): void {
   }
 }
 
+function predict(msg: PredictMessage): void {
+  const s = state;
+  if (s == null) throw new Error('predict before init');
+  loadWeights(s);
+  const x = tf.tensor(msg.x, msg.xShape, 'float32');
+  try {
+    const y = tf.tidy(() => s.model.apply(x, { training: false }) as tf.Tensor);
+    const outputs = Float32Array.from(y.dataSync() as Float32Array);
+    const outputsShape = y.shape;
+    y.dispose();
+    reply({ type: 'predicted', id: msg.id, outputs, outputsShape }, [outputs.buffer as ArrayBuffer]);
+  } finally {
+    x.dispose();
+  }
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -94,7 +110,8 @@ parentPort!.on('message', (msg: TrainerMessage) => {
     return;
   }
   try {
-    step(msg);
+    if (msg.type === 'predict') predict(msg);
+    else step(msg);
   } catch (err) {
     reply({ type: 'error', id: msg.id, message: messageOf(err) });
   }
