@@ -54,7 +54,7 @@ describe('resolveViTOptions', () => {
   });
 
   it.each([
-    [{ preset: 'vit-huge' }, /preset must be one of 'keras-cifar10', 'vit-cifar-tiny', 'vit-cifar-small', got 'vit-huge'/],
+    [{ preset: 'vit-huge' }, /preset must be one of 'keras-cifar10', 'vit-cifar-tiny', 'vit-cifar-small', 'vit-cifar-cpu-hour', got 'vit-huge'/],
     [{ patchSize: 7 }, /imageSize 72×72 is not divisible by patchSize 7/],
     [{ preset: 'vit-cifar-tiny', patchSize: 5 }, /imageSize 32×32 is not divisible by patchSize 5 \(imageSize defaults to the input size/],
     [{ representation: 'max' }, /representation must be one of 'flatten', 'gap', 'cls', got 'max'/],
@@ -137,6 +137,9 @@ describe('countViTParameters / estimateViTFlops', () => {
       'keras-cifar10': [21_666_762, 402_567_168],
       'vit-cifar-tiny': [810_890, 114_035_200],
       'vit-cifar-small': [2_103_562, 292_267_008],
+      // 48·96+96 + 64·96 + 4·(2·96 + 3·(96·96+96) + 96·96+96 + 2·96 + 96·192+192 + 192·96+96) + 2·96 + 96·10+10;
+      // 2·(64·48·96 + 4·(64·96·288 + 2·3·64·64·32 + 64·96·96 + 2·64·96·192) + 96·10).
+      'vit-cifar-cpu-hour': [311_146, 44_631_936],
     };
     expect(Object.keys(table)).toEqual([...VIT_PRESET_NAMES]);
     for (const preset of VIT_PRESET_NAMES) {

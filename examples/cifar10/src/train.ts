@@ -17,10 +17,8 @@ import {
   type FitHistory,
   type ResolvedViTOptions,
   type ViTClassifierOptions,
-  type ViTPresetName,
   createViTClassifier,
   defaultMicroBatchSize,
-  evaluate,
   fitViT,
   resolveViTOptions,
   setGlobalSeed,
@@ -29,6 +27,7 @@ import {
   type BackendRequest,
   dataParallelTrainer,
   defaultThreadCount,
+  evaluateNode,
   fileCheckpointStore,
   fileIO,
   progressBar,
@@ -36,22 +35,18 @@ import {
   writeFileAtomic,
 } from 'vit-tfjs/node';
 import { loadData, takeFirst } from './data';
+import { type Recipe, describeRecipe, lossOf, optimizerOf, resumeSettings } from './recipe';
 import { History, confusionSvg, curvesSvg, firstImagePatches, writeAttentionFigure } from './figures';
 
-/** Everything a run is configured by (the CLI's options). */
-export interface TrainConfig {
+/** Everything a run is configured by (the CLI's options): a {@link Recipe}'s settings and the rest. */
+export interface TrainConfig extends Recipe {
   data: string;
-  preset: ViTPresetName;
   /** Overrides of the preset's options (`--model-options`). */
   modelOptions: ViTClassifierOptions;
-  epochs: number;
-  batchSize: number;
   /** Largest number of images per forward/backward pass; default the library's `defaultMicroBatchSize`. */
   microBatchSize?: number;
   /** Threads that share each batch (`dataParallelTrainer`); `'auto'`: every core off tfjs-node, 1 with it. */
   threads?: number | 'auto';
-  learningRate: number;
-  weightDecay: number;
   validationSplit: number;
   backend: BackendRequest;
   out: string;
@@ -125,6 +120,9 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   } catch (err) {
     throw new UsageError(`--model-options: ${(err as Error).message}`);
   }
+  if (cfg.schedule === 'warmup-cosine' && cfg.warmupEpochs >= cfg.epochs) {
+    throw new UsageError(`--warmup-epochs ${cfg.warmupEpochs} leaves no step for the cosine decay in ${cfg.epochs} epoch(s)`);
+  }
   const out = path.resolve(cfg.out);
   await ensureWritableDir(out);
   const store = fileCheckpointStore(path.join(out, OUT.checkpoint));
@@ -178,7 +176,7 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   }
   const microBatchSize = cfg.microBatchSize ?? defaultMicroBatchSize(model, cfg.batchSize);
   if (microBatchSize < cfg.batchSize) rep.log(`Gradient accumulation: micro-batches of ${microBatchSize}, one optimizer step per batch of ${cfg.batchSize}`);
-  rep.log(`Model: preset '${cfg.preset}', ${model.countParams().toLocaleString('en-US')} parameters; AdamW lr ${cfg.learningRate}, weight decay ${cfg.weightDecay}`);
+  rep.log(`Model: preset '${cfg.preset}', ${model.countParams().toLocaleString('en-US')} parameters; ${describeRecipe(cfg)}`);
   const threads = cfg.threads == null || cfg.threads === 'auto' ? defaultThreadCount() : cfg.threads;
   if (threads > 1) rep.log(`Threads: ${threads} (each batch split between them)`);
 
@@ -186,20 +184,21 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
     await writeFileAtomic(path.join(out, OUT.history), json(history));
     await writeFileAtomic(path.join(out, OUT.curves), curvesSvg(history));
   };
+  const settings = { data: cfg.data, modelOptions: cfg.modelOptions, ...resumeSettings(cfg) };
   let fit: FitHistory;
   try {
     fit = await fitViT(model, all, {
       epochs: cfg.epochs,
       batchSize: cfg.batchSize,
       microBatchSize,
-      learningRate: cfg.learningRate,
-      weightDecay: cfg.weightDecay,
+      optimizer: optimizerOf(cfg, Math.ceil(nTrain / cfg.batchSize)),
+      loss: lossOf(cfg),
       validationSplit: cfg.validationSplit,
       seed: cfg.seed,
       bestWeights: { monitor: 'val_accuracy' },
       checkpoint: store,
       resume: cfg.resume,
-      settings: { data: cfg.data, preset: cfg.preset, modelOptions: cfg.modelOptions, learningRate: cfg.learningRate, weightDecay: cfg.weightDecay },
+      settings,
       trainer: dataParallelTrainer({ threads }),
       progress: progressBar({ enabled: cfg.progress }),
       signal: { get aborted() { return stop.requested; } },
@@ -234,7 +233,7 @@ export async function runTraining(cfg: TrainConfig, rep: Reporter, stop: StopSig
   await model.save(fileIO(path.join(out, OUT.bestModel))); // also after a resume that trained no better epoch
   await writeCurves(history);
   rep.log(`Best validation accuracy ${(fit.bestValue * 100).toFixed(2)}% at epoch ${bestEpoch}; evaluating those weights on the test set`);
-  const test = await evaluate(model, testSet, { batchSize: microBatchSize, topK: 5 });
+  const test = await evaluateNode(model, testSet, { batchSize: microBatchSize * threads, topK: 5, threads, loss: lossOf(cfg) });
   await writeAttentionFigure(model, testSet, data.classNames, out).finally(() => model.dispose()); // attention.png/.json
   rep.log(`Test accuracy: ${(test.accuracy * 100).toFixed(2)}%`);
   rep.log(`Test top 5 accuracy: ${(test.topKAccuracy * 100).toFixed(2)}%`);

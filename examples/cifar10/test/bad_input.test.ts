@@ -50,6 +50,14 @@ describe('examples/cifar10: bad input', () => {
     ['an unknown backend', (out) => [...QUICK, '--backend', 'webgpu', '--out', out], /^error: option '--backend <name>' argument 'webgpu' is invalid\./],
     ['bad --model-options', (out) => [...QUICK, '--model-options', '{"patchSize":5}', '--out', out], /^error: --model-options: .*patchSize/],
     ['--resume without a checkpoint', (out) => [...QUICK, '--resume', '--out', out], /^error: --resume: no checkpoint in '.*' to resume from$/],
+    ['an unknown recipe', (out) => [...QUICK, '--recipe', 'gpu-day', '--out', out], /^error: option '--recipe <name>' argument 'gpu-day' is invalid\. Allowed choices are keras, cpu-hour\.$/],
+    ['label smoothing 1', (out) => [...QUICK, '--label-smoothing', '1', '--out', out], /^error: option '--label-smoothing <eps>' argument '1' is invalid\. must be a number in \[0, 1\)\.$/],
+    ['an unknown schedule', (out) => [...QUICK, '--schedule', 'step', '--out', out], /^error: option '--schedule <name>' argument 'step' is invalid\./],
+    [
+      'a warmup as long as the run',
+      (out) => [...QUICK, '--schedule', 'warmup-cosine', '--warmup-epochs', '1', '--out', out],
+      /^error: --warmup-epochs 1 leaves no step for the cosine decay in 1 epoch\(s\)$/,
+    ],
   ];
 
   it.each(cases)('%s', async (_title, args, pattern) => {
@@ -57,6 +65,19 @@ describe('examples/cifar10: bad input', () => {
     dirs.push(out);
     expectOneLine(await runCli(args(out)), pattern);
     check();
+  });
+
+  it('--resume with a changed recipe setting is refused naming it, and the checkpoint is kept', async () => {
+    const out = tempDir('bad-resume');
+    dirs.push(out);
+    const first = await runCli([...QUICK, '--out', out]);
+    expect(first.code).toBe(0);
+    const state = fs.readFileSync(path.join(out, 'checkpoint', 'state.json'));
+    for (const [flag, value, key] of [['--label-smoothing', '0.1', 'labelSmoothing'], ['--weight-decay-mode', 'lr-scaled', 'weightDecayMode']]) {
+      const result = await runCli([...QUICK, '--epochs', '2', '--resume', flag, value, '--out', out]);
+      expectOneLine(result, new RegExp(`^error: --resume: the checkpoint was made with ${key} `));
+    }
+    expect(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'))).toEqual(state);
   });
 
   it('a run refused before it starts leaves no --out folder it created', async () => {
