@@ -35,7 +35,6 @@ import base64
 import json
 import math
 import os
-import struct
 import sys
 from collections import OrderedDict
 from functools import partial
@@ -44,6 +43,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models.vision_transformer import VisionTransformer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 OUT = os.path.join(ROOT, 'test', 'fixtures', 'interop', 'models')
@@ -61,50 +63,6 @@ CONFIGS = {
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# safetensors, written by hand (Debian has no python3-safetensors): 8-byte little-endian header length, the JSON
-# header (padded with spaces to a multiple of 8), then the little-endian buffers.
-# ----------------------------------------------------------------------------------------------------------------
-def write_safetensors(path, tensors, metadata=None):
-    header = {}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        t = t.detach().to(torch.float32).contiguous().cpu()
-        data = t.numpy().astype('<f4').tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    if metadata:
-        header['__metadata__'] = metadata
-    text = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    import numpy as np
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n].decode('utf-8'))
-    body = raw[8 + n:]
-    out = OrderedDict()
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        if info['dtype'] != 'F32':
-            raise SystemExit(f'{path}: {name} has dtype {info["dtype"]}, expected F32')
-        s, e = info['data_offsets']
-        arr = np.frombuffer(body[s:e], dtype='<f4').reshape(info['shape'])
-        out[name] = torch.from_numpy(arr.copy())
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Key layouts. torchvision: torchvision/models/vision_transformer.py (VisionTransformer, Encoder, EncoderBlock,
 # MLPBlock = torchvision.ops.MLP: Linear(0), GELU(1), Dropout(2), Linear(3), Dropout(4)).
 # timm: timm/models/vision_transformer.py (VisionTransformer: patch_embed = PatchEmbed(proj = Conv2d), cls_token,
@@ -115,6 +73,8 @@ def read_safetensors(path):
 # attention.attention.{query,key,value}, attention.output.dense, layernorm_after, intermediate.dense, output.dense},
 # layernorm, classifier).
 # ----------------------------------------------------------------------------------------------------------------
+
+
 def tv_to_timm(sd, depth):
     out = OrderedDict()
     out['cls_token'] = sd['class_token']

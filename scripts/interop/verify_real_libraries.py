@@ -38,13 +38,15 @@ vit-tfjs's float32 logits.
 import json
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import traceback
 from collections import OrderedDict
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIX = os.path.join(ROOT, 'test', 'fixtures', 'interop', 'models')
@@ -53,25 +55,7 @@ results = []
 
 
 def load_safetensors(path):
-    try:
-        from safetensors.torch import load_file
-        return OrderedDict(load_file(path))
-    except ImportError:
-        pass
-    import numpy as np
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n].decode('utf-8'))
-    body = raw[8 + n:]
-    out = OrderedDict()
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        assert info['dtype'] == 'F32', f'{name}: dtype {info["dtype"]}'
-        s, e = info['data_offsets']
-        out[name] = torch.from_numpy(np.frombuffer(body[s:e], dtype='<f4').reshape(info['shape']).copy())
-    return out
+    return read_safetensors(path, prefer_library=True)
 
 
 def to_input(pixels, mean, std):

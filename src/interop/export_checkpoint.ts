@@ -122,24 +122,22 @@ export function exportViTCheckpoint(model: tfl.LayersModel, layout: ViTCheckpoin
     out[key] = checkpointTensor(shape, data);
   };
   // In each implementation's state_dict order (parameters in the order the modules register them).
-  const embeddings = (): void => {
-    if (layout === 'torchvision') {
-      put(spec.classToken, [1, 1, d], w.classToken);
-      put(spec.patchWeight, [d, c, p, p], w.patchWeight);
-      put(spec.patchBias, [d], w.patchBias);
-      put(spec.posEmbed, [1, tokens, d], w.posEmbed);
-    } else {
-      put(spec.classToken, [1, 1, d], w.classToken);
-      put(spec.posEmbed, [1, tokens, d], w.posEmbed);
-      put(spec.patchWeight, [d, c, p, p], w.patchWeight);
-      put(spec.patchBias, [d], w.patchBias);
-    }
+  const classToken = (): void => put(spec.classToken, [1, 1, d], w.classToken);
+  const posEmbed = (): void => put(spec.posEmbed, [1, tokens, d], w.posEmbed);
+  const patch = (): void => {
+    put(spec.patchWeight, [d, c, p, p], w.patchWeight);
+    put(spec.patchBias, [d], w.patchBias);
   };
-  embeddings();
+  for (const part of layout === 'torchvision' ? [classToken, patch, posEmbed] : [classToken, posEmbed, patch]) part();
+  const hf = layout === 'hf' || layout === 'hf-v5';
   for (let i = 0; i < depth; i++) {
     const keys = spec.block(i);
     const b = w.blocks[i];
-    const qkv = (): void => {
+    const ln1 = (): void => {
+      put(keys.ln1Weight, [d], b.ln1Weight);
+      put(keys.ln1Bias, [d], b.ln1Bias);
+    };
+    const attention = (): void => {
       if (typeof keys.qkvWeight === 'string' && typeof keys.qkvBias === 'string') {
         put(keys.qkvWeight, [3 * d, d], b.qkvWeight);
         put(keys.qkvBias, [3 * d], b.qkvBias);
@@ -149,33 +147,21 @@ export function exportViTCheckpoint(model: tfl.LayersModel, layout: ViTCheckpoin
           put((keys.qkvBias as string[])[j], [d], b.qkvBias.slice(j * d, (j + 1) * d));
         }
       }
+      put(keys.outWeight, [d, d], b.outWeight);
+      put(keys.outBias, [d], b.outBias);
     };
-    if (layout === 'hf' || layout === 'hf-v5') {
-      // ViTLayer registers attention (q, k, v, out), the MLP (fc1, fc2), then layernorm_before and layernorm_after.
-      qkv();
-      put(keys.outWeight, [d, d], b.outWeight);
-      put(keys.outBias, [d], b.outBias);
+    const ln2 = (): void => {
+      put(keys.ln2Weight, [d], b.ln2Weight);
+      put(keys.ln2Bias, [d], b.ln2Bias);
+    };
+    const mlp = (): void => {
       put(keys.fc1Weight, [m, d], b.fc1Weight);
       put(keys.fc1Bias, [m], b.fc1Bias);
       put(keys.fc2Weight, [d, m], b.fc2Weight);
       put(keys.fc2Bias, [d], b.fc2Bias);
-      put(keys.ln1Weight, [d], b.ln1Weight);
-      put(keys.ln1Bias, [d], b.ln1Bias);
-      put(keys.ln2Weight, [d], b.ln2Weight);
-      put(keys.ln2Bias, [d], b.ln2Bias);
-    } else {
-      put(keys.ln1Weight, [d], b.ln1Weight);
-      put(keys.ln1Bias, [d], b.ln1Bias);
-      qkv();
-      put(keys.outWeight, [d, d], b.outWeight);
-      put(keys.outBias, [d], b.outBias);
-      put(keys.ln2Weight, [d], b.ln2Weight);
-      put(keys.ln2Bias, [d], b.ln2Bias);
-      put(keys.fc1Weight, [m, d], b.fc1Weight);
-      put(keys.fc1Bias, [m], b.fc1Bias);
-      put(keys.fc2Weight, [d, m], b.fc2Weight);
-      put(keys.fc2Bias, [d], b.fc2Bias);
-    }
+    };
+    // HF's ViTLayer registers attention, the MLP, then layernorm_before and layernorm_after; the others norm first.
+    for (const part of hf ? [attention, mlp, ln1, ln2] : [ln1, attention, ln2, mlp]) part();
   }
   put(spec.normWeight, [d], w.normWeight);
   put(spec.normBias, [d], w.normBias);

@@ -156,6 +156,29 @@ function shareSizes(n: number, parts: number): number[] {
 }
 
 /**
+ * Runs this thread's share of a batch (`own`) while the workers run theirs (`requests`, already sent), then waits for
+ * all of them. Returns every result; on any failure, releases what `own` made and throws the first error (a
+ * worker's before this thread's).
+ */
+async function joinShares<O, R>(requests: Promise<R>[], own: () => O, release: (value: O) => void): Promise<{ own: O; replies: R[] }> {
+  const settled = Promise.allSettled(requests);
+  let mine: { value: O } | null = null;
+  let ownError: unknown = null;
+  try {
+    mine = { value: own() };
+  } catch (err) {
+    ownError = err;
+  }
+  const replies = await settled;
+  const failed = replies.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (mine == null || failed != null) {
+    if (mine != null) release(mine.value);
+    throw failed != null ? failed.reason : ownError;
+  }
+  return { own: mine.value, replies: replies.map((r) => (r as PromiseFulfilledResult<R>).value) };
+}
+
+/**
  * Data-parallel training on the CPU: each batch is split between this thread and worker threads, each running the
  * forward and backward pass on its share with its own copy of the model; the gradients are summed here and one
  * optimizer step updates the model. The update is the same as {@link trainStep}'s on the whole batch (up to float
@@ -312,31 +335,21 @@ export class DataParallelTrainer {
       start += size;
       requests.push(this.workers[t - 1].request(msg, [msg.x.buffer as ArrayBuffer, msg.y.buffer as ArrayBuffer]));
     }
-    const settled = Promise.allSettled(requests);
-
-    let own: AccumulatedGradients | null = null;
-    let ownError: unknown = null;
-    try {
-      const xs = tf.slice(x, 0, sizes[0]);
-      const ys = tf.slice(y, 0, sizes[0]);
-      try {
-        own = withRandomGenerator(new RandomGenerator(seeds[0]), () =>
-          accumulateGradients(this.model, xs, ys, { microBatchSize: this.options.microBatchSize, totalBatchSize: batch, loss: this.options.loss }),
-        );
-      } finally {
-        tf.dispose([xs, ys]);
-      }
-    } catch (err) {
-      ownError = err;
-    }
-    const replies = await settled;
-    const failed = replies.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (own == null || failed != null) {
-      if (own != null) tf.dispose([...own.gradients, own.outputs]);
-      throw failed != null ? failed.reason : ownError;
-    }
-    const results = replies.map((r) => (r as PromiseFulfilledResult<StepReply>).value);
-    const mine = own;
+    const { own: mine, replies: results } = await joinShares(
+      requests,
+      (): AccumulatedGradients => {
+        const xs = tf.slice(x, 0, sizes[0]);
+        const ys = tf.slice(y, 0, sizes[0]);
+        try {
+          return withRandomGenerator(new RandomGenerator(seeds[0]), () =>
+            accumulateGradients(this.model, xs, ys, { microBatchSize: this.options.microBatchSize, totalBatchSize: batch, loss: this.options.loss }),
+          );
+        } finally {
+          tf.dispose([xs, ys]);
+        }
+      },
+      (own) => tf.dispose([...own.gradients, own.outputs]),
+    );
     const gradients = tf.tidy(() =>
       mine.gradients.map((g, i) => results.reduce((sum, r) => tf.add(sum, tf.tensor(r.gradients[i], g.shape, 'float32')), g)),
     );
@@ -370,22 +383,11 @@ export class DataParallelTrainer {
         start += size;
         requests.push(this.workers[t - 1].request(msg, [msg.x.buffer as ArrayBuffer]));
       }
-      const settled = Promise.allSettled(requests);
-      let own: tf.Tensor | null = null;
-      let ownError: unknown = null;
-      try {
-        own = tf.tidy(() => this.model.apply(tf.slice(input, 0, sizes[0]), { training: false }) as tf.Tensor);
-      } catch (err) {
-        ownError = err;
-      }
-      const replies = await settled;
-      const failed = replies.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-      if (own == null || failed != null) {
-        own?.dispose();
-        throw failed != null ? failed.reason : ownError;
-      }
-      const mine = own;
-      const parts = replies.map((r) => (r as PromiseFulfilledResult<PredictReply>).value);
+      const { own: mine, replies: parts } = await joinShares(
+        requests,
+        () => tf.tidy(() => this.model.apply(tf.slice(input, 0, sizes[0]), { training: false }) as tf.Tensor),
+        (own) => own.dispose(),
+      );
       const result = tf.tidy(() => tf.concat([mine, ...parts.map((p) => tf.tensor(p.outputs, p.outputsShape, 'float32'))], 0));
       mine.dispose();
       return result;
